@@ -1,0 +1,231 @@
+//! `flotilla lab`: local Kubernetes regions and OpenBao on loopback.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use flotilla_lab::assets::{self, AssetOptions};
+use flotilla_lab::{Lab, UpOptions};
+
+use crate::progress::BuildProgress;
+
+#[derive(Subcommand)]
+pub enum LabCmd {
+    /// Start (or repair) the lab: etcd, kube-apiserver, controller-manager,
+    /// scheduler and kwok per region; OpenBao with --vault.
+    Up(UpArgs),
+    /// Print `export` lines: KUBECONFIG, PATH (lab binaries first), and
+    /// VAULT_ADDR/VAULT_TOKEN/VAULT_CACERT when OpenBao runs.
+    Env,
+    /// Show each component's state, address, pid and memory.
+    Status(StatusArgs),
+    /// Print the path of the lab kubeconfig.
+    Kubeconfig,
+    /// Stop everything and remove the lab's state.
+    Down,
+    /// Build (or check) the pinned lab binaries and print where they are.
+    Assets(AssetsArgs),
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Comma-separated region names; each becomes a context `lab-<region>`.
+    #[arg(long, value_delimiter = ',', default_value = "us-east-2,us-west-2")]
+    pub regions: Vec<String>,
+    /// Also run OpenBao (initialised and unsealed).
+    #[arg(long)]
+    pub vault: bool,
+    /// Simulated nodes per region.
+    #[arg(long, default_value_t = 2)]
+    pub nodes: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    output: Output,
+}
+
+#[derive(Args)]
+pub struct AssetsArgs {
+    /// Components to build (default: all of versions.toml).
+    #[arg(long, value_delimiter = ',')]
+    components: Vec<String>,
+}
+
+/// Builds what is missing, with progress on stderr.
+pub async fn ensure_assets(components: Vec<String>) -> anyhow::Result<assets::Assets> {
+    let opts = AssetOptions::from_env();
+    tokio::task::spawn_blocking(move || {
+        let names: Vec<&str> = components.iter().map(String::as_str).collect();
+        assets::ensure(&opts, &names, &BuildProgress::new())
+    })
+    .await
+    .context("asset build task")?
+    .map_err(Into::into)
+}
+
+fn all_components() -> Vec<String> {
+    assets::all_components()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// `lab up`, shared with `demo`.
+pub async fn up(args: &UpArgs) -> anyhow::Result<Lab> {
+    let assets = ensure_assets(all_components()).await?;
+    let lab = Lab::from_env();
+    let start = Instant::now();
+    eprintln!(
+        "starting lab regions {}{} under {}",
+        args.regions.join(", "),
+        if args.vault { " and OpenBao" } else { "" },
+        lab.dir().display()
+    );
+    let opts = UpOptions {
+        regions: args.regions.clone(),
+        vault: args.vault,
+        nodes: args.nodes,
+        ..UpOptions::default()
+    };
+    let state = lab.up(&opts, &assets).await?;
+    eprintln!("lab ready in {:.1}s", start.elapsed().as_secs_f64());
+    for (name, region) in &state.regions {
+        println!("lab-{name}\t{}", region.server);
+    }
+    if let Some(b) = &state.openbao {
+        println!("openbao\t{}", b.address);
+    }
+    Ok(lab)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+pub fn print_table(rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if i + 1 == r.len() {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+pub async fn status_table(lab: &Lab, output: Output) -> anyhow::Result<()> {
+    let status = lab.status().await?;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        Output::Table => {
+            let mut rows = vec![vec![
+                "REGION".to_string(),
+                "COMPONENT".into(),
+                "STATE".into(),
+                "ADDRESS".into(),
+                "PID".into(),
+                "MEMORY".into(),
+            ]];
+            for s in &status {
+                rows.push(vec![
+                    s.scope.clone(),
+                    s.component.clone(),
+                    s.state.clone(),
+                    s.address.clone(),
+                    s.pid.to_string(),
+                    s.rss_bytes
+                        .map(|b| format!("{} MiB", b / (1024 * 1024)))
+                        .unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            print_table(&rows);
+            for s in status.iter().filter(|s| s.state != "running") {
+                eprintln!(
+                    "{} {} is {}; its log: {}",
+                    s.scope,
+                    s.component,
+                    s.state,
+                    s.log.display()
+                );
+                eprintln!("{}", flotilla_lab::tail_lines(&s.log, 10));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(cmd: LabCmd) -> anyhow::Result<()> {
+    match cmd {
+        LabCmd::Up(args) => {
+            up(&args).await?;
+            eprintln!(
+                "use it with: eval \"$(flotilla lab env)\"; kubectl --context lab-{} get nodes",
+                args.regions
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("us-east-2")
+            );
+            Ok(())
+        }
+        LabCmd::Env => {
+            for (k, v) in Lab::from_env().env()? {
+                println!("export {k}={}", shell_quote(&v));
+            }
+            Ok(())
+        }
+        LabCmd::Status(args) => status_table(&Lab::from_env(), args.output).await,
+        LabCmd::Kubeconfig => {
+            let lab = Lab::from_env();
+            if lab.state()?.is_none() {
+                anyhow::bail!(flotilla_lab::LabError::NotRunning(lab.dir().to_path_buf()));
+            }
+            println!("{}", lab.kubeconfig_path().display());
+            Ok(())
+        }
+        LabCmd::Down => {
+            let lab = Lab::from_env();
+            tokio::task::spawn_blocking(move || lab.down()).await??;
+            eprintln!("lab stopped");
+            Ok(())
+        }
+        LabCmd::Assets(args) => {
+            let comps = if args.components.is_empty() {
+                all_components()
+            } else {
+                args.components
+            };
+            let start = Instant::now();
+            let assets = ensure_assets(comps).await?;
+            for (name, path) in assets.binaries() {
+                println!("{name}\t{}", path.display());
+            }
+            eprintln!("assets ready in {:.2}s", start.elapsed().as_secs_f64());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `flotilla repo`: filled by the Git source work.
