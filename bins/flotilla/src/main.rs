@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod lab;
 mod progress;
+mod repo;
 
 /// GitOps continuous delivery for Kubernetes, compatible with Argo CD files.
 #[derive(Parser)]
@@ -24,6 +25,9 @@ enum Command {
     Lab(lab::LabCmd),
     /// The quick-start demo: a two-region lab with OpenBao, shown working.
     Demo(demo::DemoArgs),
+    /// Look at a Git repository the way Flotilla sees it.
+    #[command(subcommand)]
+    Repo(repo::RepoCmd),
 }
 
 fn main() -> ExitCode {
@@ -35,10 +39,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Short commands start faster on one thread; the lab starts regions in
+    // parallel and wants the multi-threaded runtime.
+    let mut builder = match cli.command {
+        Command::Repo(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -49,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Lab(cmd) => lab::run(cmd).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Repo(cmd) => repo::run(cmd).await,
         }
     });
     match result {

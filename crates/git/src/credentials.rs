@@ -83,7 +83,9 @@ impl Credentials {
             Credentials::Basic { username, password } => {
                 Some((username.clone(), password.expose().to_string()))
             }
-            Credentials::Token(token) => Some(("x-access-token".to_string(), token.expose().to_string())),
+            Credentials::Token(token) => {
+                Some(("x-access-token".to_string(), token.expose().to_string()))
+            }
             Credentials::SshKey(_) => None,
         }
     }
@@ -136,8 +138,7 @@ impl SshKey {
 /// Quote `s` for a POSIX shell (gix runs `core.sshCommand` through `sh`).
 pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
     {
         return s.to_string();
@@ -150,7 +151,11 @@ pub(crate) fn shell_quote(s: &str) -> String {
 ///
 /// `BatchMode=yes` makes ssh fail instead of prompting for a password or a
 /// host key confirmation: this runs unattended.
-pub(crate) fn ssh_command(program: &Path, key: Option<&SshKey>, connect_timeout_secs: u64) -> String {
+pub(crate) fn ssh_command(
+    program: &Path,
+    key: Option<&SshKey>,
+    connect_timeout_secs: u64,
+) -> String {
     let mut cmd = vec![
         shell_quote(&program.display().to_string()),
         "-o".into(),
@@ -167,7 +172,10 @@ pub(crate) fn ssh_command(program: &Path, key: Option<&SshKey>, connect_timeout_
             HostKeyPolicy::Default => {}
             HostKeyPolicy::KnownHosts(file) => {
                 cmd.push("-o".into());
-                cmd.push(shell_quote(&format!("UserKnownHostsFile={}", file.display())));
+                cmd.push(shell_quote(&format!(
+                    "UserKnownHostsFile={}",
+                    file.display()
+                )));
                 cmd.push("-o".into());
                 cmd.push("StrictHostKeyChecking=yes".into());
             }
@@ -201,7 +209,8 @@ impl CredentialStore {
             .filter(|(prefix, _)| {
                 key == prefix
                     || (key.starts_with(prefix.as_str())
-                        && (prefix.ends_with('/') || key.as_bytes().get(prefix.len()) == Some(&b'/')))
+                        && (prefix.ends_with('/')
+                            || key.as_bytes().get(prefix.len()) == Some(&b'/')))
             })
             .max_by_key(|(prefix, _)| prefix.len())
             .map(|(_, c)| c)
@@ -228,7 +237,10 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(shell_quote("/usr/bin/ssh"), "/usr/bin/ssh");
-        assert_eq!(shell_quote("/path with space/key"), "'/path with space/key'");
+        assert_eq!(
+            shell_quote("/path with space/key"),
+            "'/path with space/key'"
+        );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(shell_quote(""), "''");
@@ -240,7 +252,8 @@ mod tests {
             ssh_command(Path::new("ssh"), None, 20),
             "ssh -o BatchMode=yes -o ConnectTimeout=20"
         );
-        let key = SshKey::new("/home/me/.ssh/id deploy").with_known_hosts("/etc/flotilla/known_hosts");
+        let key =
+            SshKey::new("/home/me/.ssh/id deploy").with_known_hosts("/etc/flotilla/known_hosts");
         assert_eq!(
             ssh_command(Path::new("/usr/bin/ssh"), Some(&key), 5),
             "/usr/bin/ssh -o BatchMode=yes -o ConnectTimeout=5 -i '/home/me/.ssh/id deploy' -o IdentitiesOnly=yes \
@@ -257,15 +270,24 @@ mod tests {
     fn store_longest_prefix_at_path_boundary() {
         let mut s = CredentialStore::default();
         s.insert("https://github.com/org".into(), Credentials::token("org"));
-        s.insert("https://github.com/org/special".into(), Credentials::token("special"));
+        s.insert(
+            "https://github.com/org/special".into(),
+            Credentials::token("special"),
+        );
         s.insert("https://github.com".into(), Credentials::token("all"));
         let tok = |k: &str| match s.lookup(k) {
             Some(Credentials::Token(t)) => Some(t.expose().to_string()),
             _ => None,
         };
         assert_eq!(tok("https://github.com/org/repo").as_deref(), Some("org"));
-        assert_eq!(tok("https://github.com/org/special").as_deref(), Some("special"));
-        assert_eq!(tok("https://github.com/organisation/x").as_deref(), Some("all"));
+        assert_eq!(
+            tok("https://github.com/org/special").as_deref(),
+            Some("special")
+        );
+        assert_eq!(
+            tok("https://github.com/organisation/x").as_deref(),
+            Some("all")
+        );
         assert_eq!(tok("https://gitlab.com/org/repo"), None);
         assert_eq!(tok("https://github.community/x"), None);
     }

@@ -5,8 +5,6 @@
 //! `Clone` so that one failed fetch can be reported to every task that waited
 //! for it.
 
-use std::fmt;
-
 /// Everything that can go wrong while fetching, resolving or reading a repository.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -264,7 +262,11 @@ impl GitError {
         )
     }
 
-    pub(crate) fn io(op: &'static str, path: impl AsRef<std::path::Path>, err: std::io::Error) -> Self {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl AsRef<std::path::Path>,
+        err: std::io::Error,
+    ) -> Self {
         GitError::Io {
             op,
             path: path.as_ref().display().to_string(),
@@ -287,13 +289,4 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
-}
-
-/// A `Display` adapter for [`chain`].
-pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&chain(self.0))
-    }
 }

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use gix::ObjectId;
 
@@ -15,6 +16,16 @@ use crate::tree::{clean_dir, join, split_path, Component, Entry, EntryKind, Limi
 const MAX_SYMLINK_HOPS: usize = 40;
 /// Largest symbolic link target read.
 const MAX_LINK_TARGET: u64 = 4096;
+/// Most threads one walk uses.
+const MAX_WALK_THREADS: usize = 4;
+
+/// Directories waiting to be read by a parallel walk.
+struct WalkQueue {
+    dirs: Vec<(String, ObjectId)>,
+    /// Directories queued or being read.
+    pending: usize,
+    failed: Option<GitError>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -60,6 +71,9 @@ pub struct GitTree {
     inner: Arc<Inner>,
 }
 
+/// Every non-directory entry of a tree: its path and where it is.
+type FileList = Arc<Vec<(String, Node)>>;
+
 struct Inner {
     repo: gix::ThreadSafeRepository,
     pool: Mutex<Vec<gix::Repository>>,
@@ -68,7 +82,7 @@ struct Inner {
     root: ObjectId,
     limits: Limits,
     trees: Mutex<HashMap<ObjectId, Arc<TreeData>>>,
-    all_files: Mutex<Option<Arc<Vec<(String, Node)>>>>,
+    all_files: Mutex<Option<FileList>>,
 }
 
 impl std::fmt::Debug for GitTree {
@@ -95,17 +109,21 @@ impl GitTree {
             what: what.to_string(),
             cause: e.to_string(),
         };
-        let obj = local.find_object(commit.0).map_err(|e| match is_missing(&e) {
-            true => GitError::CommitNotFound {
-                url: url.clone(),
-                commit: commit.to_hex(),
-            },
-            false => object_err("commit", &e),
-        })?;
+        let obj = local
+            .find_object(commit.0)
+            .map_err(|e| match is_missing(&e) {
+                true => GitError::CommitNotFound {
+                    url: url.clone(),
+                    commit: commit.to_hex(),
+                },
+                false => object_err("commit", &e),
+            })?;
         let kind = obj.kind;
         let root = match kind {
             gix::objs::Kind::Commit => {
-                let c = obj.try_into_commit().map_err(|e| object_err("commit", &e))?;
+                let c = obj
+                    .try_into_commit()
+                    .map_err(|e| object_err("commit", &e))?;
                 c.tree_id().map_err(|e| object_err("commit", &e))?.detach()
             }
             other => {
@@ -135,7 +153,7 @@ impl GitTree {
     /// and tests that already have a clone.
     pub fn open_local(git_dir: impl AsRef<Path>, revision: &str) -> Result<Self, GitError> {
         let dir = git_dir.as_ref();
-        let repo = gix::open_opts(dir, gix::open::Options::isolated()).map_err(|e| GitError::Io {
+        let repo = gix::open_opts(dir, crate::cache::read_options()).map_err(|e| GitError::Io {
             op: "opening repository",
             path: dir.display().to_string(),
             cause: chain(&e),
@@ -198,7 +216,13 @@ impl GitTree {
     }
 
     fn tree(&self, oid: ObjectId, path: &str) -> Result<Arc<TreeData>, GitError> {
-        if let Some(t) = self.inner.trees.lock().ok().and_then(|m| m.get(&oid).cloned()) {
+        if let Some(t) = self
+            .inner
+            .trees
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&oid).cloned())
+        {
             return Ok(t);
         }
         let data = self.with_repo(|repo| -> Result<TreeData, GitError> {
@@ -284,7 +308,10 @@ impl GitTree {
         let escape = |via: &Option<String>| GitError::PathEscapes {
             location: self.location(),
             path: path.to_string(),
-            detail: via.as_ref().map(|l| format!(" (through symbolic link {l})")).unwrap_or_default(),
+            detail: via
+                .as_ref()
+                .map(|l| format!(" (through symbolic link {l})"))
+                .unwrap_or_default(),
         };
         while let Some(comp) = queue.pop_front() {
             if comp == "." || comp.is_empty() {
@@ -297,7 +324,11 @@ impl GitTree {
                 continue;
             }
             let cur = stack.last().map(|(_, t)| *t).unwrap_or(self.inner.root);
-            let dir_path = stack.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("/");
+            let dir_path = stack
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join("/");
             let tree = self.tree(cur, &dir_path)?;
             let Some(entry) = tree.find(&comp) else {
                 return Ok(None);
@@ -345,8 +376,7 @@ impl GitTree {
                     if target.starts_with('/') || target.contains('\0') {
                         return Err(escape(&via_link));
                     }
-                    for (i, part) in target.split('/').rev().enumerate() {
-                        let _ = i;
+                    for part in target.split('/').rev() {
                         queue.push_front(part.to_string());
                     }
                 }
@@ -366,7 +396,125 @@ impl GitTree {
     }
 
     /// Every file, symlink and submodule under `base` (not following links), with limits.
-    fn walk(&self, base: Node, base_path: &str, pattern: &str) -> Result<Vec<(String, Node)>, GitError> {
+    fn walk(
+        &self,
+        base: Node,
+        base_path: &str,
+        pattern: &str,
+    ) -> Result<Vec<(String, Node)>, GitError> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(MAX_WALK_THREADS);
+        if threads < 2 {
+            return self.walk_sequential(base, base_path, pattern);
+        }
+        // Decoding trees dominates; spread directories over a few threads
+        // through a shared queue (each thread reads with its own handle).
+        let queue = Mutex::new(WalkQueue {
+            dirs: vec![(base_path.to_string(), base.oid)],
+            pending: 1,
+            failed: None,
+        });
+        let ready = Condvar::new();
+        let visited = AtomicUsize::new(0);
+        let results: Vec<Option<Vec<(String, Node)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| self.walk_worker(&queue, &ready, &visited, pattern)))
+                .collect();
+            workers.into_iter().map(|w| w.join().ok()).collect()
+        });
+        if results.iter().any(Option::is_none) {
+            return Err(GitError::Object {
+                location: self.location(),
+                what: format!("the tree at {base_path:?}"),
+                cause: "a walker thread panicked".into(),
+            });
+        }
+        let failed = match queue.into_inner() {
+            Ok(q) => q.failed,
+            Err(p) => p.into_inner().failed,
+        };
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(results.into_iter().flatten().flatten().collect())
+    }
+
+    fn walk_worker(
+        &self,
+        queue: &Mutex<WalkQueue>,
+        ready: &Condvar,
+        visited: &AtomicUsize,
+        pattern: &str,
+    ) -> Vec<(String, Node)> {
+        let mut out = Vec::new();
+        loop {
+            let (dir, oid) = {
+                let Ok(mut q) = queue.lock() else { return out };
+                loop {
+                    if q.failed.is_some() || q.pending == 0 {
+                        return out;
+                    }
+                    if let Some(item) = q.dirs.pop() {
+                        break item;
+                    }
+                    q = match ready.wait(q) {
+                        Ok(q) => q,
+                        Err(_) => return out,
+                    };
+                }
+            };
+            let mut subdirs = Vec::new();
+            let result = self.tree(oid, &dir).and_then(|tree| {
+                let n =
+                    visited.fetch_add(tree.entries.len(), Ordering::Relaxed) + tree.entries.len();
+                if n > self.inner.limits.max_walk_entries {
+                    return Err(GitError::GlobLimit {
+                        location: self.location(),
+                        pattern: pattern.to_string(),
+                        what: "had to visit",
+                        limit: self.inner.limits.max_walk_entries,
+                    });
+                }
+                for e in &tree.entries {
+                    let path = join(&dir, &e.name);
+                    match e.mode {
+                        Mode::Tree => subdirs.push((path, e.oid)),
+                        _ => out.push((
+                            path,
+                            Node {
+                                mode: e.mode,
+                                oid: e.oid,
+                            },
+                        )),
+                    }
+                }
+                Ok(())
+            });
+            let Ok(mut q) = queue.lock() else { return out };
+            q.pending -= 1;
+            match result {
+                Ok(()) => {
+                    q.pending += subdirs.len();
+                    q.dirs.extend(subdirs);
+                }
+                Err(e) => {
+                    if q.failed.is_none() {
+                        q.failed = Some(e);
+                    }
+                }
+            }
+            ready.notify_all();
+        }
+    }
+
+    fn walk_sequential(
+        &self,
+        base: Node,
+        base_path: &str,
+        pattern: &str,
+    ) -> Result<Vec<(String, Node)>, GitError> {
         let mut out = Vec::new();
         let mut visited = 0usize;
         let mut stack = vec![(base_path.to_string(), base.oid)];
@@ -399,7 +547,7 @@ impl GitTree {
     }
 
     /// All file paths of the snapshot (cached).
-    fn all_files(&self, pattern: &str) -> Result<Arc<Vec<(String, Node)>>, GitError> {
+    fn all_files(&self, pattern: &str) -> Result<FileList, GitError> {
         if let Some(all) = self.inner.all_files.lock().ok().and_then(|g| g.clone()) {
             return Ok(all);
         }
@@ -417,7 +565,9 @@ impl GitTree {
 
 fn is_missing(e: &gix::Error) -> bool {
     let text = chain(e).to_ascii_lowercase();
-    text.contains("not found") || text.contains("could not be found") || text.contains("does not exist")
+    text.contains("not found")
+        || text.contains("could not be found")
+        || text.contains("does not exist")
 }
 
 impl Tree for GitTree {
@@ -428,11 +578,15 @@ impl Tree for GitTree {
     fn read(&self, path: &str) -> Result<Vec<u8>, GitError> {
         match self.lookup(path, true)? {
             None => Err(self.not_found(path)),
-            Some(Node { mode: Mode::Tree, .. }) => Err(GitError::IsADirectory {
+            Some(Node {
+                mode: Mode::Tree, ..
+            }) => Err(GitError::IsADirectory {
                 location: self.location(),
                 path: path.to_string(),
             }),
-            Some(Node { mode: Mode::Commit, .. }) => Err(GitError::Submodule {
+            Some(Node {
+                mode: Mode::Commit, ..
+            }) => Err(GitError::Submodule {
                 location: self.location(),
                 path: path.to_string(),
             }),
@@ -441,7 +595,9 @@ impl Tree for GitTree {
     }
 
     fn list(&self, path: &str) -> Result<Vec<Entry>, GitError> {
-        let node = self.lookup(path, true)?.ok_or_else(|| self.not_found(path))?;
+        let node = self
+            .lookup(path, true)?
+            .ok_or_else(|| self.not_found(path))?;
         if node.mode != Mode::Tree {
             return Err(GitError::NotADirectory {
                 location: self.location(),
@@ -480,16 +636,18 @@ impl Tree for GitTree {
     fn glob_with(&self, pattern: &str, mode: GlobMode) -> Result<Vec<String>, GitError> {
         let pat = Pattern::new(pattern, mode)?;
         let base = pat.base_dir().to_string();
-        let candidates: Arc<Vec<(String, Node)>> = if base.is_empty() {
+        let candidates: FileList = if base.is_empty() {
             self.all_files(pattern)?
         } else {
             // Walk the literal base directory only; it may also be a single file.
             match self.lookup(&base, false) {
-                Ok(Some(node)) if node.mode == Mode::Tree => Arc::new(self.walk(node, &base, pattern)?),
-                Ok(Some(node)) => Arc::new(vec![(base.clone(), node)]),
-                Ok(None) | Err(GitError::NotADirectory { .. }) | Err(GitError::Submodule { .. }) => {
-                    return Ok(Vec::new())
+                Ok(Some(node)) if node.mode == Mode::Tree => {
+                    Arc::new(self.walk(node, &base, pattern)?)
                 }
+                Ok(Some(node)) => Arc::new(vec![(base.clone(), node)]),
+                Ok(None)
+                | Err(GitError::NotADirectory { .. })
+                | Err(GitError::Submodule { .. }) => return Ok(Vec::new()),
                 Err(e) => return Err(e),
             }
         };
@@ -500,7 +658,9 @@ impl Tree for GitTree {
             }
             if node.mode == Mode::Link {
                 match self.lookup(path, true) {
-                    Ok(Some(Node { mode: Mode::Blob, .. })) => {}
+                    Ok(Some(Node {
+                        mode: Mode::Blob, ..
+                    })) => {}
                     Ok(_) => continue,
                     Err(e) => {
                         tracing::warn!(location = %self.location(), path = %path, error = %e, "glob skips a symbolic link");

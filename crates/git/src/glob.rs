@@ -51,6 +51,8 @@ pub struct Pattern {
     /// Git mode: the pattern; Doublestar mode: one entry per brace alternative, split in segments.
     alternatives: Vec<Vec<String>>,
     prefix: String,
+    /// Git mode: the literal text after the last wildcard, which every match ends with.
+    suffix: String,
 }
 
 fn is_wild(c: char) -> bool {
@@ -72,7 +74,9 @@ impl Pattern {
         }
         let mut p = pattern.trim_start_matches("./");
         if p.starts_with('/') {
-            return Err(invalid("absolute patterns are not allowed; patterns are relative to the repository root"));
+            return Err(invalid(
+                "absolute patterns are not allowed; patterns are relative to the repository root",
+            ));
         }
         if p.split('/').any(|seg| seg == "..") {
             return Err(invalid("'..' is not allowed in patterns"));
@@ -83,7 +87,7 @@ impl Pattern {
         if p.ends_with('\\') && !p.ends_with("\\\\") {
             return Err(invalid("trailing backslash"));
         }
-        validate_classes(p).map_err(|r| invalid(r))?;
+        validate_classes(p).map_err(invalid)?;
         match mode {
             GlobMode::Git => {
                 let first_wild = p.find(is_wild).unwrap_or(p.len());
@@ -97,15 +101,20 @@ impl Pattern {
                 } else {
                     prefix
                 };
+                let suffix = match p.rfind(['*', '?', '[', ']', '\\']) {
+                    Some(i) if first_wild < p.len() => p[i + 1..].to_string(),
+                    _ => String::new(),
+                };
                 Ok(Pattern {
                     raw: pattern.to_string(),
                     mode,
                     alternatives: vec![vec![p.to_string()]],
                     prefix,
+                    suffix,
                 })
             }
             GlobMode::Doublestar => {
-                let expanded = expand_braces(p).map_err(|r| invalid(r))?;
+                let expanded = expand_braces(p).map_err(invalid)?;
                 let alternatives: Vec<Vec<String>> = expanded
                     .iter()
                     .map(|alt| {
@@ -142,6 +151,7 @@ impl Pattern {
                     mode,
                     prefix: common.join("/"),
                     alternatives,
+                    suffix: String::new(),
                 })
             }
         }
@@ -173,18 +183,23 @@ impl Pattern {
                 }
                 // Literal match first: the file itself or anything below it.
                 let lit = p.trim_end_matches('/');
-                if path == lit || (path.len() > lit.len() && path.starts_with(lit) && path.as_bytes()[lit.len()] == b'/')
+                if path == lit
+                    || (path.len() > lit.len()
+                        && path.starts_with(lit)
+                        && path.as_bytes()[lit.len()] == b'/')
                 {
                     return true;
                 }
-                if !p.contains(is_wild) {
+                if !p.contains(is_wild) || !path.ends_with(self.suffix.as_str()) {
                     return false;
                 }
                 wildmatch(p.as_bytes(), path.as_bytes(), false)
             }
             GlobMode::Doublestar => {
                 let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-                self.alternatives.iter().any(|alt| match_segments(alt, &segs))
+                self.alternatives
+                    .iter()
+                    .any(|alt| match_segments(alt, &segs))
             }
         }
     }
@@ -328,13 +343,12 @@ fn wildmatch(p: &[u8], t: &[u8], pathname: bool) -> bool {
                         continue;
                     }
                 }
-                b'\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        pi += 2;
-                        ti += 1;
-                        continue;
-                    }
+                b'\\' if pi + 1 < p.len() && p[pi + 1] == t[ti] => {
+                    pi += 2;
+                    ti += 1;
+                    continue;
                 }
+                b'\\' if pi + 1 < p.len() => {}
                 c if c == t[ti] && c != b'?' => {
                     pi += 1;
                     ti += 1;
@@ -480,9 +494,20 @@ mod tests {
         assert!(!git("overlays", "overlays-old/a.yaml"));
         assert!(git("", "anything"));
         assert!(git(".", "anything"));
-        assert_eq!(Pattern::new("overlays/**/config.json", GlobMode::Git).unwrap().base_dir(), "overlays");
-        assert_eq!(Pattern::new("a/b/c", GlobMode::Git).unwrap().base_dir(), "a/b/c");
-        assert_eq!(Pattern::new("a/b*/c", GlobMode::Git).unwrap().base_dir(), "a");
+        assert_eq!(
+            Pattern::new("overlays/**/config.json", GlobMode::Git)
+                .unwrap()
+                .base_dir(),
+            "overlays"
+        );
+        assert_eq!(
+            Pattern::new("a/b/c", GlobMode::Git).unwrap().base_dir(),
+            "a/b/c"
+        );
+        assert_eq!(
+            Pattern::new("a/b*/c", GlobMode::Git).unwrap().base_dir(),
+            "a"
+        );
         assert_eq!(Pattern::new("**/x", GlobMode::Git).unwrap().base_dir(), "");
     }
 
@@ -511,15 +536,25 @@ mod tests {
         assert!(!ds("overlays/*/config.json", "overlays/a/b/config.json"));
         assert!(!ds("*.yaml", "a/b.yaml"));
         assert!(ds("*.{yaml,yml}", "x.yml"));
-        assert!(ds("{base,overlays/*}/kustomization.yaml", "overlays/prod/kustomization.yaml"));
-        assert!(!ds("{base,overlays/*}/kustomization.yaml", "other/kustomization.yaml"));
+        assert!(ds(
+            "{base,overlays/*}/kustomization.yaml",
+            "overlays/prod/kustomization.yaml"
+        ));
+        assert!(!ds(
+            "{base,overlays/*}/kustomization.yaml",
+            "other/kustomization.yaml"
+        ));
         assert!(ds("a/**/**/b", "a/b"));
         assert_eq!(
-            Pattern::new("{base,overlays/*}/k.yaml", GlobMode::Doublestar).unwrap().base_dir(),
+            Pattern::new("{base,overlays/*}/k.yaml", GlobMode::Doublestar)
+                .unwrap()
+                .base_dir(),
             ""
         );
         assert_eq!(
-            Pattern::new("apps/{a,b}/*.yaml", GlobMode::Doublestar).unwrap().base_dir(),
+            Pattern::new("apps/{a,b}/*.yaml", GlobMode::Doublestar)
+                .unwrap()
+                .base_dir(),
             "apps"
         );
     }
@@ -527,7 +562,11 @@ mod tests {
     #[test]
     fn invalid_patterns() {
         for p in ["/etc/*", "../x", "a/../../b", "a[b", "a\\", "{a,b"] {
-            let mode = if p.starts_with('{') { GlobMode::Doublestar } else { GlobMode::Git };
+            let mode = if p.starts_with('{') {
+                GlobMode::Doublestar
+            } else {
+                GlobMode::Git
+            };
             assert!(Pattern::new(p, mode).is_err(), "{p:?}");
         }
         let many = "{a,b}".repeat(10);

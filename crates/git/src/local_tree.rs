@@ -23,7 +23,8 @@ impl LocalTree {
     /// Open `root`, which must be an existing directory.
     pub fn new(root: impl AsRef<Path>) -> Result<Self, GitError> {
         let root = root.as_ref();
-        let canonical = fs::canonicalize(root).map_err(|e| GitError::io("opening directory", root, e))?;
+        let canonical =
+            fs::canonicalize(root).map_err(|e| GitError::io("opening directory", root, e))?;
         if !canonical.is_dir() {
             return Err(GitError::NotADirectory {
                 location: canonical.display().to_string(),
@@ -136,7 +137,9 @@ impl LocalTree {
                 let abs = if target.is_absolute() {
                     target.clone()
                 } else {
-                    p.parent().map(|d| d.join(&target)).unwrap_or_else(|| target.clone())
+                    p.parent()
+                        .map(|d| d.join(&target))
+                        .unwrap_or_else(|| target.clone())
                 };
                 let norm = lexical(&abs);
                 if !norm.starts_with(&self.root) {
@@ -241,7 +244,9 @@ impl Tree for LocalTree {
             if name == ".git" {
                 continue;
             }
-            let ft = entry.file_type().map_err(|e| GitError::io("listing", entry.path(), e))?;
+            let ft = entry
+                .file_type()
+                .map_err(|e| GitError::io("listing", entry.path(), e))?;
             out.push(Entry {
                 path: join(&dir, &name),
                 name,
@@ -254,7 +259,11 @@ impl Tree for LocalTree {
 
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, GitError> {
         match self.resolve(path) {
-            Ok(p) => Ok(Some(if p.is_dir() { EntryKind::Dir } else { EntryKind::File })),
+            Ok(p) => Ok(Some(if p.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::File
+            })),
             Err(GitError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }

@@ -190,7 +190,11 @@ pub(crate) fn resolve_in(refs: &RemoteRefs, revision: &str) -> Target {
         let mut best: Option<(semver::Version, &str, CommitId)> = None;
         for (tag, commit) in refs.tags() {
             if let Some(v) = parse_tag_version(tag) {
-                if constraint.matches(&v) && best.as_ref().is_none_or(|(b, _, _)| v.cmp_precedence(b).is_gt()) {
+                if constraint.matches(&v)
+                    && best
+                        .as_ref()
+                        .is_none_or(|(b, _, _)| v.cmp_precedence(b).is_gt())
+                {
                     best = Some((v, tag, commit));
                 }
             }
@@ -210,7 +214,10 @@ pub(crate) fn resolve_in(refs: &RemoteRefs, revision: &str) -> Target {
             return Target::Commit(
                 commit,
                 RevisionKind::Head {
-                    branch: refs.head.as_ref().map(|h| h.trim_start_matches("refs/heads/").to_string()),
+                    branch: refs
+                        .head
+                        .as_ref()
+                        .map(|h| h.trim_start_matches("refs/heads/").to_string()),
                 },
             );
         }
@@ -259,18 +266,58 @@ mod tests {
 
     fn listing() -> RemoteRefs {
         let mut refs = vec![
-            RemoteRef { name: "refs/heads/main".into(), commit: id(1), annotated: false },
-            RemoteRef { name: "refs/heads/dev".into(), commit: id(2), annotated: false },
-            RemoteRef { name: "refs/heads/v1.0.0".into(), commit: id(3), annotated: false },
-            RemoteRef { name: "refs/tags/v1.0.0".into(), commit: id(4), annotated: true },
-            RemoteRef { name: "refs/tags/v1.2.0".into(), commit: id(5), annotated: false },
-            RemoteRef { name: "refs/tags/v1.2.7".into(), commit: id(6), annotated: true },
-            RemoteRef { name: "refs/tags/v2.0.0-rc.1".into(), commit: id(7), annotated: false },
-            RemoteRef { name: "refs/tags/release".into(), commit: id(8), annotated: false },
-            RemoteRef { name: "refs/pull/1/head".into(), commit: id(9), annotated: false },
+            RemoteRef {
+                name: "refs/heads/main".into(),
+                commit: id(1),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/heads/dev".into(),
+                commit: id(2),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/heads/v1.0.0".into(),
+                commit: id(3),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/tags/v1.0.0".into(),
+                commit: id(4),
+                annotated: true,
+            },
+            RemoteRef {
+                name: "refs/tags/v1.2.0".into(),
+                commit: id(5),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/tags/v1.2.7".into(),
+                commit: id(6),
+                annotated: true,
+            },
+            RemoteRef {
+                name: "refs/tags/v2.0.0-rc.1".into(),
+                commit: id(7),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/tags/release".into(),
+                commit: id(8),
+                annotated: false,
+            },
+            RemoteRef {
+                name: "refs/pull/1/head".into(),
+                commit: id(9),
+                annotated: false,
+            },
         ];
         refs.sort_by(|a, b| a.name.cmp(&b.name));
-        RemoteRefs { head: Some("refs/heads/main".into()), head_commit: Some(id(1)), refs }
+        RemoteRefs {
+            head: Some("refs/heads/main".into()),
+            head_commit: Some(id(1)),
+            refs,
+        }
     }
 
     #[test]
@@ -278,11 +325,22 @@ mod tests {
         let refs = listing();
         assert_eq!(
             resolve_in(&refs, "HEAD"),
-            Target::Commit(id(1), RevisionKind::Head { branch: Some("main".into()) })
+            Target::Commit(
+                id(1),
+                RevisionKind::Head {
+                    branch: Some("main".into())
+                }
+            )
         );
         assert_eq!(resolve_in(&refs, ""), resolve_in(&refs, "HEAD"));
-        assert_eq!(resolve_in(&refs, "dev"), Target::Commit(id(2), RevisionKind::Branch("dev".into())));
-        assert_eq!(resolve_in(&refs, "release"), Target::Commit(id(8), RevisionKind::Tag("release".into())));
+        assert_eq!(
+            resolve_in(&refs, "dev"),
+            Target::Commit(id(2), RevisionKind::Branch("dev".into()))
+        );
+        assert_eq!(
+            resolve_in(&refs, "release"),
+            Target::Commit(id(8), RevisionKind::Tag("release".into()))
+        );
         assert_eq!(
             resolve_in(&refs, "refs/tags/v1.0.0"),
             Target::Commit(id(4), RevisionKind::Tag("v1.0.0".into()))
@@ -294,23 +352,52 @@ mod tests {
         // A semver-looking revision resolves through tags first (Argo CD order).
         assert_eq!(
             resolve_in(&refs, "v1.0.0"),
-            Target::Commit(id(4), RevisionKind::Semver { tag: "v1.0.0".into(), version: "1.0.0".into() })
+            Target::Commit(
+                id(4),
+                RevisionKind::Semver {
+                    tag: "v1.0.0".into(),
+                    version: "1.0.0".into()
+                }
+            )
         );
         assert_eq!(
             resolve_in(&refs, "1.2.*"),
-            Target::Commit(id(6), RevisionKind::Semver { tag: "v1.2.7".into(), version: "1.2.7".into() })
+            Target::Commit(
+                id(6),
+                RevisionKind::Semver {
+                    tag: "v1.2.7".into(),
+                    version: "1.2.7".into()
+                }
+            )
         );
         assert_eq!(
             resolve_in(&refs, ">=1.0.0 <2.0.0"),
-            Target::Commit(id(6), RevisionKind::Semver { tag: "v1.2.7".into(), version: "1.2.7".into() })
+            Target::Commit(
+                id(6),
+                RevisionKind::Semver {
+                    tag: "v1.2.7".into(),
+                    version: "1.2.7".into()
+                }
+            )
         );
         assert!(matches!(resolve_in(&refs, ">=2.0.0-rc.0"), Target::Commit(c, _) if c == id(7)));
         assert!(matches!(resolve_in(&refs, "9.x"), Target::NotFound(_)));
         let full = id(0xab).to_hex();
-        assert_eq!(resolve_in(&refs, &full), Target::Commit(id(0xab), RevisionKind::Commit));
-        assert_eq!(resolve_in(&refs, "ABCDEF1"), Target::Short("abcdef1".into()));
-        assert!(matches!(resolve_in(&refs, "gone"), Target::NotFound(d) if d.contains("3 branches")));
-        assert!(matches!(resolve_in(&RemoteRefs::default(), "HEAD"), Target::NotFound(_)));
+        assert_eq!(
+            resolve_in(&refs, &full),
+            Target::Commit(id(0xab), RevisionKind::Commit)
+        );
+        assert_eq!(
+            resolve_in(&refs, "ABCDEF1"),
+            Target::Short("abcdef1".into())
+        );
+        assert!(
+            matches!(resolve_in(&refs, "gone"), Target::NotFound(d) if d.contains("3 branches"))
+        );
+        assert!(matches!(
+            resolve_in(&RemoteRefs::default(), "HEAD"),
+            Target::NotFound(_)
+        ));
     }
 
     #[test]
@@ -320,6 +407,8 @@ mod tests {
         assert_eq!(c.to_string(), hex);
         assert_eq!(c.short(), "0123456");
         assert!("0123".parse::<CommitId>().is_err());
-        assert!("zz23456789abcdef0123456789abcdef01234567".parse::<CommitId>().is_err());
+        assert!("zz23456789abcdef0123456789abcdef01234567"
+            .parse::<CommitId>()
+            .is_err());
     }
 }

@@ -199,7 +199,12 @@ impl<'a> Scanner<'a> {
     }
 }
 
-fn comparator(op: Op, parts: &[&str], pre: Option<&str>, build: Option<&str>) -> Option<Comparator> {
+fn comparator(
+    op: Op,
+    parts: &[&str],
+    pre: Option<&str>,
+    build: Option<&str>,
+) -> Option<Comparator> {
     let mut dirty = false;
     let mut minor_dirty = false;
     let mut patch_dirty = false;
@@ -246,7 +251,10 @@ fn rewrite_ranges(s: &str) -> String {
         return s.to_string();
     }
     while i < tokens.len() {
-        if i + 2 < tokens.len() && tokens[i + 1] == "-" && looks_like_version(tokens[i]) && looks_like_version(tokens[i + 2])
+        if i + 2 < tokens.len()
+            && tokens[i + 1] == "-"
+            && looks_like_version(tokens[i])
+            && looks_like_version(tokens[i + 2])
         {
             out.push_str(&format!(">= {}, <= {} ", tokens[i], tokens[i + 2]));
             i += 3;
@@ -408,7 +416,7 @@ impl Comparator {
         if v.major != c.major {
             return false;
         }
-        !(v.minor != c.minor && !self.minor_dirty)
+        v.minor == c.minor || self.minor_dirty
     }
 }
 
@@ -426,7 +434,10 @@ mod tests {
     fn versions() {
         assert_eq!(parse_tag_version("1").unwrap(), Version::new(1, 0, 0));
         assert_eq!(parse_tag_version("v1.2.3").unwrap(), Version::new(1, 2, 3));
-        assert_eq!(parse_tag_version("1.2.3-rc.1").unwrap().pre.as_str(), "rc.1");
+        assert_eq!(
+            parse_tag_version("1.2.3-rc.1").unwrap().pre.as_str(),
+            "rc.1"
+        );
         assert!(parse_tag_version("1.2.3.4").is_none());
         assert!(parse_tag_version("main").is_none());
         assert!(parse_tag_version("1.2.").is_none());
@@ -436,7 +447,19 @@ mod tests {
 
     #[test]
     fn not_constraints() {
-        for s in ["main", "HEAD", "feature/x", "deadbeef", "", "  ", "1.2.3 &&", ">=", "1.2.3,", "1.0.0abc", "release-1.0"] {
+        for s in [
+            "main",
+            "HEAD",
+            "feature/x",
+            "deadbeef",
+            "",
+            "  ",
+            "1.2.3 &&",
+            ">=",
+            "1.2.3,",
+            "1.0.0abc",
+            "release-1.0",
+        ] {
             assert!(Constraint::parse(s).is_none(), "{s:?} should not parse");
         }
     }

@@ -121,7 +121,10 @@ pub(crate) enum Component<'a> {
 
 /// Split a user-supplied relative path into components, skipping `.` and
 /// empty segments. Absolute paths are refused as escaping; NUL bytes as invalid.
-pub(crate) fn split_path<'a>(location: &dyn Fn() -> String, path: &'a str) -> Result<Vec<Component<'a>>, GitError> {
+pub(crate) fn split_path<'a>(
+    location: &dyn Fn() -> String,
+    path: &'a str,
+) -> Result<Vec<Component<'a>>, GitError> {
     if path.contains('\0') {
         return Err(GitError::InvalidPath {
             location: location(),
@@ -139,22 +142,34 @@ pub(crate) fn split_path<'a>(location: &dyn Fn() -> String, path: &'a str) -> Re
     Ok(path
         .split('/')
         .filter(|s| !s.is_empty() && *s != ".")
-        .map(|s| if s == ".." { Component::Parent } else { Component::Normal(s) })
+        .map(|s| {
+            if s == ".." {
+                Component::Parent
+            } else {
+                Component::Normal(s)
+            }
+        })
         .collect())
 }
 
 fn has_drive_prefix(path: &str) -> bool {
     let b = path.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b.len() == 2 || b[2] == b'/' || b[2] == b'\\')
+    b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && (b.len() == 2 || b[2] == b'/' || b[2] == b'\\')
 }
 
 /// Join a directory path and a name into a relative path.
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
+        return name.to_string();
     }
+    let mut out = String::with_capacity(dir.len() + 1 + name.len());
+    out.push_str(dir);
+    out.push('/');
+    out.push_str(name);
+    out
 }
 
 /// Normalise a directory argument for display in listings: `"."` and `"/"`-trimmed.
@@ -183,9 +198,18 @@ mod tests {
             ]
         );
         assert!(split_path(&loc, "").unwrap().is_empty());
-        assert!(matches!(split_path(&loc, "/etc/passwd"), Err(GitError::PathEscapes { .. })));
-        assert!(matches!(split_path(&loc, "C:/x"), Err(GitError::PathEscapes { .. })));
-        assert!(matches!(split_path(&loc, "a\0b"), Err(GitError::InvalidPath { .. })));
+        assert!(matches!(
+            split_path(&loc, "/etc/passwd"),
+            Err(GitError::PathEscapes { .. })
+        ));
+        assert!(matches!(
+            split_path(&loc, "C:/x"),
+            Err(GitError::PathEscapes { .. })
+        ));
+        assert!(matches!(
+            split_path(&loc, "a\0b"),
+            Err(GitError::InvalidPath { .. })
+        ));
         assert_eq!(clean_dir("./a//b/"), "a/b");
         assert_eq!(join("", "x"), "x");
         assert_eq!(join("a", "x"), "a/x");

@@ -210,7 +210,9 @@ impl RepoUrl {
             if !matches!(scheme.as_str(), "http" | "https" | "ssh" | "git") {
                 return Err(invalid(
                     input,
-                    format!("unsupported scheme {scheme_raw:?} (use https, http, ssh, git or file)"),
+                    format!(
+                        "unsupported scheme {scheme_raw:?} (use https, http, ssh, git or file)"
+                    ),
                 ));
             }
             let auth_end = rest.find('/').unwrap_or(rest.len());
@@ -254,7 +256,10 @@ impl RepoUrl {
             let conn_port = port.map(|p| format!(":{p}")).unwrap_or_default();
             let (username, password) = match userinfo {
                 Some(ui) => match ui.split_once(':') {
-                    Some((u, p)) => (Some(percent_decode(u)), Some(Secret::new(percent_decode(p)))),
+                    Some((u, p)) => (
+                        Some(percent_decode(u)),
+                        Some(Secret::new(percent_decode(p))),
+                    ),
                     None => (Some(percent_decode(ui)), None),
                 },
                 None => (None, None),
@@ -387,7 +392,13 @@ impl RepoUrl {
             .nth(1)
             .unwrap_or(&self.key)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>();
         let readable = readable.trim_matches(|c| c == '_' || c == '.');
         let tail: String = readable
@@ -408,7 +419,9 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    h.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 fn lexical_normalise(path: &Path) -> PathBuf {
@@ -527,7 +540,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for bad in ["", "   ", "ftp://example.com/x", "https:///x", "https://-oProxy=x/y", "file://relative/x"] {
+        for bad in [
+            "",
+            "   ",
+            "ftp://example.com/x",
+            "https:///x",
+            "https://-oProxy=x/y",
+            "file://relative/x",
+        ] {
             assert!(RepoUrl::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(RepoUrl::parse("https://example.com:abc/x").is_err());
@@ -535,11 +555,21 @@ mod tests {
 
     #[test]
     fn insecure_http_detection() {
-        assert!(RepoUrl::parse("http://example.com/x").unwrap().is_insecure_http());
-        assert!(!RepoUrl::parse("http://127.0.0.1:8080/x").unwrap().is_insecure_http());
-        assert!(!RepoUrl::parse("http://localhost/x").unwrap().is_insecure_http());
-        assert!(!RepoUrl::parse("http://[::1]:80/x").unwrap().is_insecure_http());
-        assert!(!RepoUrl::parse("https://example.com/x").unwrap().is_insecure_http());
+        assert!(RepoUrl::parse("http://example.com/x")
+            .unwrap()
+            .is_insecure_http());
+        assert!(!RepoUrl::parse("http://127.0.0.1:8080/x")
+            .unwrap()
+            .is_insecure_http());
+        assert!(!RepoUrl::parse("http://localhost/x")
+            .unwrap()
+            .is_insecure_http());
+        assert!(!RepoUrl::parse("http://[::1]:80/x")
+            .unwrap()
+            .is_insecure_http());
+        assert!(!RepoUrl::parse("https://example.com/x")
+            .unwrap()
+            .is_insecure_http());
     }
 
     #[test]
@@ -550,7 +580,9 @@ mod tests {
         assert!(na.starts_with("github.com_org_repo-"), "{na}");
         assert!(na.ends_with(".git"));
         assert_ne!(na, b.cache_dir_name());
-        assert!(na.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        assert!(na
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
         let long = RepoUrl::parse(&format!("https://h/{}", "x/".repeat(200))).unwrap();
         assert!(long.cache_dir_name().len() < 100);
     }

@@ -169,6 +169,8 @@ pub struct AssetOptions {
     /// Directories of existing binaries used instead of building
     /// (`FLOTILLA_LAB_ASSETS`, `KUBEBUILDER_ASSETS`).
     pub prebuilt_dirs: Vec<PathBuf>,
+    /// The Go toolchain to build with; `go` on `PATH` when `None`.
+    pub go: Option<PathBuf>,
 }
 
 impl AssetOptions {
@@ -192,6 +194,7 @@ impl AssetOptions {
         Self {
             cache_dir,
             prebuilt_dirs,
+            go: None,
         }
     }
 
@@ -438,7 +441,7 @@ fn ensure_component(
         version: comp.version.clone(),
     });
     match comp.source {
-        SourceKind::Go => build_go(name, comp, &partial, progress, start)?,
+        SourceKind::Go => build_go(opts, name, comp, &partial, progress, start)?,
         SourceKind::Pypi => fetch_wheel(name, comp, &partial)?,
     }
     for bin in &comp.binaries {
@@ -476,13 +479,14 @@ fn which(tool: &str) -> Option<PathBuf> {
 }
 
 fn build_go(
+    opts: &AssetOptions,
     name: &str,
     comp: &Component,
     partial: &Path,
     progress: &dyn Progress,
     start: Instant,
 ) -> Result<()> {
-    let go = which("go").ok_or_else(|| LabError::MissingTool {
+    let go = opts.go.clone().or_else(|| which("go")).ok_or_else(|| LabError::MissingTool {
         component: name.to_string(),
         tool: "go".into(),
         hint: "install Go 1.23 or newer, or point FLOTILLA_LAB_ASSETS at prebuilt binaries".into(),
@@ -741,6 +745,7 @@ mod tests {
         let opts = AssetOptions {
             cache_dir: tmp.path().join("cache"),
             prebuilt_dirs: vec![pre.clone()],
+            go: None,
         };
         let a = ensure(&opts, &["kwok"], &QuietProgress).unwrap();
         assert_eq!(a.path("kwok").unwrap(), fake);
@@ -751,5 +756,70 @@ mod tests {
         assert!(cached(&opts, &["etcd"]).unwrap().is_none());
         fs::write(dir.join(STAMP), "x").unwrap();
         assert!(cached(&opts, &["etcd"]).unwrap().is_some());
+    }
+
+    fn fake_go(dir: &Path, script: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let go = dir.join("go");
+        fs::write(&go, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs::set_permissions(&go, fs::Permissions::from_mode(0o755)).unwrap();
+        go
+    }
+
+    #[test]
+    fn a_failed_build_names_the_component_and_shows_the_go_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = AssetOptions {
+            cache_dir: tmp.path().join("cache"),
+            prebuilt_dirs: vec![],
+            go: Some(fake_go(tmp.path(), "echo 'main.go:3:1: syntax error: boom' >&2; exit 2")),
+        };
+        let err = ensure(&opts, &["etcd"], &QuietProgress).unwrap_err().to_string();
+        assert!(err.contains("building etcd v3.5.16 failed"), "{err}");
+        assert!(err.contains("go build exited"), "{err}");
+        assert!(err.contains("syntax error: boom"), "{err}");
+        assert!(cached(&opts, &["etcd"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_interrupted_build_is_detected_and_done_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let v = Versions::embedded().unwrap();
+        // `go build -o <file> .` — the fake writes the file it is asked for,
+        // after checking the module files were laid out for it.
+        let script = r#"test -f go.mod || { echo "no go.mod" >&2; exit 1; }
+out=""; prev=""
+for a in "$@"; do if [ "$prev" = "-o" ]; then out="$a"; fi; prev="$a"; done
+printf '#!/bin/sh\necho built\n' > "$out"; chmod +x "$out"; echo go.etcd.io/etcd/server/v3/etcdmain >&2"#;
+        let opts = AssetOptions {
+            cache_dir: tmp.path().join("cache"),
+            prebuilt_dirs: vec![],
+            go: Some(fake_go(tmp.path(), script)),
+        };
+        // What a build killed midway leaves: a partial directory, no stamp.
+        let dir = component_dir(&opts, "etcd", v.component("etcd").unwrap());
+        let partial = dir.with_extension("partial");
+        fs::create_dir_all(partial.join("bin")).unwrap();
+        fs::write(partial.join("bin/etcd"), "half").unwrap();
+        assert!(cached(&opts, &["etcd"]).unwrap().is_none());
+
+        struct Count(std::sync::Mutex<Vec<String>>);
+        impl Progress for Count {
+            fn event(&self, e: BuildEvent) {
+                self.0.lock().unwrap().push(format!("{e:?}"));
+            }
+        }
+        let events = Count(Default::default());
+        let a = ensure(&opts, &["etcd"], &events).unwrap();
+        let etcd = a.path("etcd").unwrap();
+        assert_eq!(fs::read_to_string(etcd).unwrap(), "#!/bin/sh\necho built\n");
+        assert!(!partial.exists());
+        let seen = events.0.lock().unwrap().join("\n");
+        assert!(seen.contains("Started") && seen.contains("Finished"), "{seen}");
+        // Now it is cached: no build the second time.
+        let events = Count(Default::default());
+        ensure(&opts, &["etcd"], &events).unwrap();
+        let seen = events.0.lock().unwrap().join("\n");
+        assert!(seen.contains("Cached") && !seen.contains("Started"), "{seen}");
     }
 }
