@@ -20,7 +20,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let components = ["kubernetes", "etcd", "kwok", "openbao"];
     let built = {
         let opts = opts.clone();
-        tokio::task::spawn_blocking(move || assets::ensure(&opts, &components, &QuietProgress)).await??
+        tokio::task::spawn_blocking(move || assets::ensure(&opts, &components, &QuietProgress))
+            .await??
     };
     let n = 50;
     let start = Instant::now();
@@ -29,9 +30,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("lab assets disappeared from the cache".into());
         }
     }
-    println!("warm asset check (4 components): {:.3} ms", start.elapsed().as_secs_f64() * 1000.0 / n as f64);
+    println!(
+        "warm asset check (4 components): {:.3} ms",
+        start.elapsed().as_secs_f64() * 1000.0 / n as f64
+    );
 
-    for (regions, vault) in [(vec!["r1"], false), (vec!["r1", "r2", "r3"], false), (vec!["r1", "r2", "r3"], true)] {
+    for (regions, vault) in [
+        (vec!["r1"], false),
+        (vec!["r1", "r2", "r3"], false),
+        (vec!["r1", "r2", "r3"], true),
+    ] {
         let home = tempfile::tempdir()?;
         let lab = Lab::new(home.path());
         let up = UpOptions {
@@ -48,10 +56,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let status = lab.status().await?;
         let mut per_region = Vec::new();
         for r in &regions {
-            let rss: u64 = status.iter().filter(|s| s.scope == *r).filter_map(|s| s.rss_bytes).sum();
+            let rss: u64 = status
+                .iter()
+                .filter(|s| s.scope == *r)
+                .filter_map(|s| s.rss_bytes)
+                .sum();
             per_region.push(rss as f64 / (1024.0 * 1024.0));
         }
-        let bao: u64 = status.iter().filter(|s| s.component == "openbao").filter_map(|s| s.rss_bytes).sum();
+        let bao: u64 = status
+            .iter()
+            .filter(|s| s.component == "openbao")
+            .filter_map(|s| s.rss_bytes)
+            .sum();
         let start = Instant::now();
         let l2 = lab.clone();
         tokio::task::spawn_blocking(move || l2.down()).await??;

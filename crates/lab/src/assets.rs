@@ -486,11 +486,16 @@ fn build_go(
     progress: &dyn Progress,
     start: Instant,
 ) -> Result<()> {
-    let go = opts.go.clone().or_else(|| which("go")).ok_or_else(|| LabError::MissingTool {
-        component: name.to_string(),
-        tool: "go".into(),
-        hint: "install Go 1.23 or newer, or point FLOTILLA_LAB_ASSETS at prebuilt binaries".into(),
-    })?;
+    let go = opts
+        .go
+        .clone()
+        .or_else(|| which("go"))
+        .ok_or_else(|| LabError::MissingTool {
+            component: name.to_string(),
+            tool: "go".into(),
+            hint: "install Go 1.23 or newer, or point FLOTILLA_LAB_ASSETS at prebuilt binaries"
+                .into(),
+        })?;
     let src = partial.join("src");
     fs::create_dir_all(&src).map_err(io("creating", &src))?;
     for (c, file, text) in GO_FILES {
@@ -772,9 +777,14 @@ mod tests {
         let opts = AssetOptions {
             cache_dir: tmp.path().join("cache"),
             prebuilt_dirs: vec![],
-            go: Some(fake_go(tmp.path(), "echo 'main.go:3:1: syntax error: boom' >&2; exit 2")),
+            go: Some(fake_go(
+                tmp.path(),
+                "echo 'main.go:3:1: syntax error: boom' >&2; exit 2",
+            )),
         };
-        let err = ensure(&opts, &["etcd"], &QuietProgress).unwrap_err().to_string();
+        let err = ensure(&opts, &["etcd"], &QuietProgress)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("building etcd v3.5.16 failed"), "{err}");
         assert!(err.contains("go build exited"), "{err}");
         assert!(err.contains("syntax error: boom"), "{err}");
@@ -815,11 +825,17 @@ printf '#!/bin/sh\necho built\n' > "$out"; chmod +x "$out"; echo go.etcd.io/etcd
         assert_eq!(fs::read_to_string(etcd).unwrap(), "#!/bin/sh\necho built\n");
         assert!(!partial.exists());
         let seen = events.0.lock().unwrap().join("\n");
-        assert!(seen.contains("Started") && seen.contains("Finished"), "{seen}");
+        assert!(
+            seen.contains("Started") && seen.contains("Finished"),
+            "{seen}"
+        );
         // Now it is cached: no build the second time.
         let events = Count(Default::default());
         ensure(&opts, &["etcd"], &events).unwrap();
         let seen = events.0.lock().unwrap().join("\n");
-        assert!(seen.contains("Cached") && !seen.contains("Started"), "{seen}");
+        assert!(
+            seen.contains("Cached") && !seen.contains("Started"),
+            "{seen}"
+        );
     }
 }

@@ -33,7 +33,9 @@ pub enum LabError {
         hint: String,
     },
     /// Building a component failed; carries the tail of the build output.
-    #[error("building {component} failed ({reason}); the build log is {log}; its last lines:\n{tail}")]
+    #[error(
+        "building {component} failed ({reason}); the build log is {log}; its last lines:\n{tail}"
+    )]
     Build {
         /// Component being built, with its pinned version (`etcd v3.5.16`).
         component: String,
