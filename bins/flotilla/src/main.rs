@@ -9,6 +9,8 @@ mod demo;
 mod lab;
 mod progress;
 mod repo;
+mod sync_cmd;
+mod vault_cmd;
 
 /// GitOps continuous delivery for Kubernetes, compatible with Argo CD files.
 #[derive(Parser)]
@@ -28,6 +30,15 @@ enum Command {
     /// Look at a Git repository the way Flotilla sees it.
     #[command(subcommand)]
     Repo(repo::RepoCmd),
+    /// Show how clusters differ from Git (exit 0 in sync, 1 differences, 2 error).
+    Diff(sync_cmd::SyncArgs),
+    /// Make clusters equal to Git: validate, apply in waves, prune.
+    Sync(sync_cmd::SyncArgs),
+    /// Sync status and health of each application.
+    Status(sync_cmd::SyncArgs),
+    /// Vault: apply a VaultConfig, check manifests against Vault, init, unseal.
+    #[command(subcommand)]
+    Vault(vault_cmd::VaultCmd),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +50,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    flotilla_lab::ensure_crypto_provider();
     // Short commands start faster on one thread; the lab starts regions in
     // parallel and wants the multi-threaded runtime.
     let mut builder = match cli.command {
@@ -54,13 +66,24 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Lab(cmd) => lab::run(cmd).await,
-            Command::Demo(args) => demo::run(args).await,
-            Command::Repo(cmd) => repo::run(cmd).await,
+            Command::Lab(cmd) => lab::run(cmd).await.map(|()| 0),
+            Command::Demo(args) => demo::run(args).await.map(|()| 0),
+            Command::Repo(cmd) => repo::run(cmd).await.map(|()| 0),
+            Command::Vault(cmd) => vault_cmd::run(cmd).await,
+            Command::Diff(args) => match sync_cmd::run_diff(args).await {
+                Ok(code) => Ok(code),
+                // `diff` follows `kubectl diff`: 2 is an error.
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    Ok(2)
+                }
+            },
+            Command::Sync(args) => sync_cmd::run_sync(args).await,
+            Command::Status(args) => sync_cmd::run_status(args).await,
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)

@@ -178,21 +178,20 @@ impl AssetOptions {
     /// `$XDG_CACHE_HOME/flotilla`, else `~/.cache/flotilla`),
     /// `FLOTILLA_LAB_ASSETS` and `KUBEBUILDER_ASSETS`.
     pub fn from_env() -> Self {
-        let cache_dir = std::env::var_os("FLOTILLA_CACHE")
+        // Empty variables count as unset, as the XDG specification says.
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let cache_dir = var("FLOTILLA_CACHE")
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("flotilla"))
-            })
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/flotilla")))
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("flotilla")))
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/flotilla")))
             .unwrap_or_else(|| std::env::temp_dir().join("flotilla-cache"));
         let prebuilt_dirs = ["FLOTILLA_LAB_ASSETS", "KUBEBUILDER_ASSETS"]
             .iter()
-            .filter_map(std::env::var_os)
-            .filter(|v| !v.is_empty())
+            .filter_map(|v| var(v))
             .map(PathBuf::from)
             .collect();
         Self {
-            cache_dir,
+            cache_dir: absolute(cache_dir),
             prebuilt_dirs,
             go: None,
         }
@@ -291,6 +290,12 @@ impl Assets {
         }
         Ok(())
     }
+}
+
+/// `path` made absolute against the current directory (builds run in other
+/// directories, so a relative cache path would point elsewhere there).
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// Every component name in `versions.toml`, in build order (longest first).
@@ -427,7 +432,7 @@ fn ensure_component(
     if dir.exists() {
         fs::remove_dir_all(&dir).map_err(io("removing incomplete", &dir))?;
     }
-    let partial = dir.with_extension("partial");
+    let partial = partial_dir(&dir);
     // A partial directory is what a killed build leaves; its work is in the
     // Go build cache (or pip's cache), so starting again resumes it.
     if partial.exists() {
@@ -469,6 +474,14 @@ fn ensure_component(
     });
     drop(lock);
     Ok(dir)
+}
+
+/// Where a component is built before it is moved into place (`<dir>.partial`;
+/// not `with_extension`, which would cut the version at its dots).
+fn partial_dir(dir: &Path) -> PathBuf {
+    let mut s = dir.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -808,7 +821,8 @@ printf '#!/bin/sh\necho built\n' > "$out"; chmod +x "$out"; echo go.etcd.io/etcd
         };
         // What a build killed midway leaves: a partial directory, no stamp.
         let dir = component_dir(&opts, "etcd", v.component("etcd").unwrap());
-        let partial = dir.with_extension("partial");
+        let partial = partial_dir(&dir);
+        assert!(partial.file_name().unwrap().to_string_lossy().starts_with("etcd-v3.5.16-"));
         fs::create_dir_all(partial.join("bin")).unwrap();
         fs::write(partial.join("bin/etcd"), "half").unwrap();
         assert!(cached(&opts, &["etcd"]).unwrap().is_none());

@@ -846,7 +846,17 @@ impl Lab {
     }
 }
 
+/// Installs rustls' `ring` provider as the process default when none is set.
+/// Needed once a build links more than one rustls provider (kube then refuses
+/// to pick one); harmless otherwise.
+pub fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 async fn client_for(kubeconfig: &Path, context: &str, region: &str) -> Result<kube::Client> {
+    ensure_crypto_provider();
     let kerr = |m: String| LabError::Kube {
         region: region.to_string(),
         message: m,

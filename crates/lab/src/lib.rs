@@ -27,7 +27,7 @@ mod testlab;
 
 pub use error::{tail_lines, LabError, Result};
 pub use lab::{
-    flotilla_home, validate_region, ComponentStatus, Lab, LabState, RegionState, UpOptions,
-    REGION_COMPONENTS,
+    ensure_crypto_provider, flotilla_home, validate_region, ComponentStatus, Lab, LabState,
+    RegionState, UpOptions, REGION_COMPONENTS,
 };
 pub use testlab::TestLab;
