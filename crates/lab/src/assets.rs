@@ -822,7 +822,11 @@ printf '#!/bin/sh\necho built\n' > "$out"; chmod +x "$out"; echo go.etcd.io/etcd
         // What a build killed midway leaves: a partial directory, no stamp.
         let dir = component_dir(&opts, "etcd", v.component("etcd").unwrap());
         let partial = partial_dir(&dir);
-        assert!(partial.file_name().unwrap().to_string_lossy().starts_with("etcd-v3.5.16-"));
+        assert!(partial
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("etcd-v3.5.16-"));
         fs::create_dir_all(partial.join("bin")).unwrap();
         fs::write(partial.join("bin/etcd"), "half").unwrap();
         assert!(cached(&opts, &["etcd"]).unwrap().is_none());
