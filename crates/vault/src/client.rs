@@ -334,8 +334,14 @@ impl VaultClient {
                 Err(error) => {
                     let retryable = match &error {
                         VaultError::Unreachable { .. } | VaultError::Sealed { .. } => true,
-                        VaultError::Api { status, .. } => {
+                        VaultError::Api { status, errors, .. } => {
                             matches!(status, 412 | 429 | 500 | 502 | 503 | 504)
+                                // A KV mount just enabled or upgraded to v2
+                                // refuses requests for a moment.
+                                || (*status == 400
+                                    && errors.iter().any(|e| {
+                                        e.contains("Upgrading from non-versioned to versioned data")
+                                    }))
                         }
                         _ => false,
                     };
