@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod lab;
 mod progress;
+mod render;
 mod repo;
 mod sync_cmd;
 mod vault_cmd;
@@ -27,6 +28,8 @@ enum Command {
     Lab(lab::LabCmd),
     /// The quick-start demo: a two-region lab with OpenBao, shown working.
     Demo(demo::DemoArgs),
+    /// Print what `kustomize build PATH` prints (or a plain directory's manifests).
+    Render(render::RenderArgs),
     /// Look at a Git repository the way Flotilla sees it.
     #[command(subcommand)]
     Repo(repo::RepoCmd),
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     // Short commands start faster on one thread; the lab starts regions in
     // parallel and wants the multi-threaded runtime.
     let mut builder = match cli.command {
-        Command::Repo(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Repo(_) | Command::Render(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let rt = match builder.enable_all().build() {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
             Command::Lab(cmd) => lab::run(cmd).await.map(|()| 0),
             Command::Demo(args) => demo::run(args).await.map(|()| 0),
             Command::Repo(cmd) => repo::run(cmd).await.map(|()| 0),
+            Command::Render(args) => render::run(args).await.map(|()| 0),
             Command::Vault(cmd) => vault_cmd::run(cmd).await,
             Command::Diff(args) => match sync_cmd::run_diff(args).await {
                 Ok(code) => Ok(code),

@@ -7,23 +7,24 @@
 //! `destination.server` an API server URL.
 //!
 //! Getting the desired manifests of an Application is one function,
-//! [`desired_manifests`]: today it reads plain YAML directories (a source's
-//! `path` inside a local checkout given with `--repo URL=LOCAL`, a `file://`
-//! repoURL or a local directory); the render and appset crates plug in there
-//! and in [`load_applications`].
+//! [`desired_manifests`]: each source's repository is read through the Git
+//! cache (`--repo URL=LOCAL` substitutes a local checkout or directory) and
+//! rendered by `flotilla-render` (kustomizations and plain directories).
 //!
 //! Exit codes: `diff` 0 in sync, 1 differences, 2 error; `sync` 0 when every
 //! Application synced, 1 otherwise; `status` 0 unless an error happened.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use flotilla_core::{Application, ApplicationSource, Location, Manifest, APPLICATION_KIND};
+use flotilla_controller::source::SourceResolver;
+use flotilla_core::{Application, Manifest, APPLICATION_KIND};
+use flotilla_git::GitCache;
 use flotilla_sync::{
     AppStatus, ClusterRegistry, ProgressEvent, ResourceOperation, ResourceResult,
     ResourceSyncStatus, SourceError, SyncEngine, SyncResult, SyncSettings,
@@ -65,6 +66,10 @@ pub struct SyncArgs {
     /// Seconds a wave may take to become healthy.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
+
+    /// Git cache directory [default: $FLOTILLA_HOME/cache/git].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 fn parse_repo(text: &str) -> Result<(String, PathBuf), String> {
@@ -74,29 +79,7 @@ fn parse_repo(text: &str) -> Result<(String, PathBuf), String> {
     if url.is_empty() || local.is_empty() {
         return Err(format!("expected URL=LOCAL, got {text:?}"));
     }
-    let local = local.strip_prefix("file://").unwrap_or(local);
     Ok((url.to_string(), PathBuf::from(local)))
-}
-
-/// Normalises a repository URL for comparison: scheme and host in lower
-/// case, no `.git` suffix, no trailing slash.
-pub fn normalize_repo_url(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    let url = url.strip_suffix(".git").unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            format!(
-                "{}://{}/{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase(),
-                path
-            )
-            .trim_end_matches('/')
-            .to_string()
-        }
-        None => url.to_string(),
-    }
 }
 
 /// Reads the Applications of FILE (YAML, several documents allowed).
@@ -146,189 +129,31 @@ pub fn load_applications(file: &Path) -> anyhow::Result<Vec<Application>> {
     Ok(apps)
 }
 
-/// Where a repository URL is read from: a `--repo` substitution, a
-/// `file://` URL, or a local path.
-fn local_repo(url: &str, repos: &[(String, PathBuf)]) -> Result<PathBuf, SourceError> {
-    let wanted = normalize_repo_url(url);
-    if let Some((_, local)) = repos.iter().find(|(u, _)| normalize_repo_url(u) == wanted) {
-        return Ok(local.clone());
+/// The Git cache (`--cache`, else `$FLOTILLA_HOME/cache/git`) with the
+/// `--repo URL=LOCAL` substitutions, wrapped in a source resolver.
+pub fn resolver(args: &SyncArgs) -> anyhow::Result<SourceResolver> {
+    let dir = args
+        .cache
+        .clone()
+        .unwrap_or_else(|| flotilla_lab::flotilla_home().join("cache/git"));
+    let cache =
+        GitCache::new(&dir).with_context(|| format!("opening the Git cache {}", dir.display()))?;
+    for (url, local) in &args.repos {
+        cache
+            .substitute(url, &local.display().to_string())
+            .with_context(|| format!("--repo {url}={}", local.display()))?;
     }
-    if let Some(path) = url.strip_prefix("file://") {
-        return Ok(PathBuf::from(path));
-    }
-    let path = Path::new(url);
-    if path.is_absolute() && path.is_dir() {
-        return Ok(path.to_path_buf());
-    }
-    Err(SourceError::msg(format!(
-        "repository {url} is not available locally: pass --repo {url}=LOCAL"
-    )))
+    Ok(SourceResolver::new(cache))
 }
 
-/// Limits on what one source may read.
-const MAX_FILES: usize = 10_000;
-const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
-
-/// The desired manifests of an Application: every source rendered, in order.
-///
-/// Plain YAML directories only for now (`directory.recurse` honoured);
-/// the render crate takes over here for kustomize and Helm sources.
-pub fn desired_manifests(
+/// The desired manifests of an Application: every source rendered from Git
+/// (kustomizations, plain directories); a failure is handed to the engine,
+/// which then changes nothing.
+pub async fn desired_manifests(
+    resolver: &SourceResolver,
     app: &Application,
-    repos: &[(String, PathBuf)],
 ) -> Result<Vec<Manifest>, SourceError> {
-    let mut out = Vec::new();
-    for source in app.sources() {
-        if source.is_ref_only() {
-            continue;
-        }
-        out.extend(render_source(source, repos)?);
-    }
-    Ok(out)
-}
-
-fn render_source(
-    source: &ApplicationSource,
-    repos: &[(String, PathBuf)],
-) -> Result<Vec<Manifest>, SourceError> {
-    if source.is_helm_chart() {
-        return Err(SourceError::msg(format!(
-            "Helm chart sources are not available in this build (chart {})",
-            source.chart.as_deref().unwrap_or("")
-        )));
-    }
-    let url = source
-        .repo_url
-        .as_deref()
-        .ok_or_else(|| SourceError::msg("source has no repoURL"))?;
-    let root = local_repo(url, repos)?;
-    let rel = source.path.as_deref().unwrap_or(".");
-    let rel_path = Path::new(rel);
-    if rel_path.is_absolute()
-        || rel_path
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-    {
-        return Err(SourceError::msg(format!(
-            "source path {rel:?} leaves the repository"
-        )));
-    }
-    let dir = root.join(rel_path);
-    let canonical_root = root
-        .canonicalize()
-        .map_err(|e| SourceError::msg(format!("repository {}: {e}", root.display())))?;
-    let canonical_dir = dir
-        .canonicalize()
-        .map_err(|e| SourceError::msg(format!("{url} path {rel}: {e}")))?;
-    if !canonical_dir.starts_with(&canonical_root) {
-        return Err(SourceError::msg(format!(
-            "source path {rel:?} leaves the repository (symlink)"
-        )));
-    }
-    for name in [
-        "kustomization.yaml",
-        "kustomization.yml",
-        "Kustomization",
-        "Chart.yaml",
-    ] {
-        if canonical_dir.join(name).exists() {
-            return Err(SourceError::msg(format!(
-                "{url} path {rel}: {name} found, but kustomize and Helm rendering are not available in this build"
-            )));
-        }
-    }
-    let recurse = source
-        .directory
-        .as_ref()
-        .and_then(|d| d.recurse)
-        .unwrap_or(false);
-    let mut files = Vec::new();
-    collect_files(&canonical_dir, recurse, &mut files)?;
-    files.sort();
-    let mut manifests = Vec::new();
-    for file in files {
-        let shown = file
-            .strip_prefix(&canonical_root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        manifests.extend(read_yaml_file(&file, &shown)?);
-    }
-    Ok(manifests)
-}
-
-fn collect_files(dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| SourceError::msg(format!("reading {}: {e}", dir.display())))?;
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| SourceError::msg(format!("reading {}: {e}", dir.display())))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let file_type = entry
-            .file_type()
-            .map_err(|e| SourceError::msg(format!("{}: {e}", path.display())))?;
-        if file_type.is_symlink() {
-            continue;
-        }
-        if file_type.is_dir() {
-            if recurse {
-                collect_files(&path, recurse, out)?;
-            }
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
-            out.push(path);
-            if out.len() > MAX_FILES {
-                return Err(SourceError::msg(format!(
-                    "more than {MAX_FILES} manifest files under {}",
-                    dir.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn read_yaml_file(path: &Path, shown: &str) -> Result<Vec<Manifest>, SourceError> {
-    use serde::Deserialize;
-    let size = std::fs::metadata(path)
-        .map_err(|e| SourceError::msg(format!("{shown}: {e}")))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(SourceError::msg(format!(
-            "{shown}: {size} bytes, larger than the {MAX_FILE_BYTES}-byte limit"
-        )));
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| SourceError::msg(format!("{shown}: {e}")))?;
-    let mut out = Vec::new();
-    for (i, doc) in serde_yaml_ng::Deserializer::from_str(&text).enumerate() {
-        let location = Location::in_file(shown).with_document(i as u32 + 1);
-        let value = serde_json::Value::deserialize(doc)
-            .map_err(|e| SourceError::msg(format!("{location}: {e}")))?;
-        match value {
-            serde_json::Value::Null => {}
-            serde_json::Value::Object(ref map)
-                if map.get("kind").and_then(|k| k.as_str()) == Some("List") =>
-            {
-                for item in map
-                    .get("items")
-                    .and_then(|i| i.as_array())
-                    .cloned()
-                    .unwrap_or_default()
-                {
-                    out.push(
-                        Manifest::from_value_at(item, location.clone())
-                            .map_err(SourceError::new)?,
-                    );
-                }
-            }
-            other => out.push(Manifest::from_value_at(other, location).map_err(SourceError::new)?),
-        }
-    }
-    Ok(out)
+    resolver.desired(app).await.map_err(SourceError::new)
 }
 
 fn registry(args: &SyncArgs) -> anyhow::Result<Arc<ClusterRegistry>> {
@@ -361,18 +186,19 @@ fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
 /// `flotilla diff`: unified diffs of every Application against its
 /// cluster. Exit code 0 in sync, 1 with differences, 2 on error.
 pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
-    let (apps, engine) = match selected(&args).and_then(|a| Ok((a, registry(&args)?))) {
-        Ok((apps, registry)) => (apps, SyncEngine::new(registry)),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Ok(2);
-        }
-    };
+    let (apps, engine, sources) =
+        match selected(&args).and_then(|a| Ok((a, registry(&args)?, resolver(&args)?))) {
+            Ok((apps, registry, sources)) => (apps, SyncEngine::new(registry), sources),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(2);
+            }
+        };
     let mut differences = false;
     let mut failed = false;
     let mut statuses = Vec::new();
     for app in &apps {
-        let desired = desired_manifests(app, &args.repos);
+        let desired = desired_manifests(&sources, app).await;
         match engine.compare(app, desired).await {
             Ok(status) => {
                 if !status.in_sync() {
@@ -422,11 +248,12 @@ pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
 pub async fn run_status(args: SyncArgs) -> anyhow::Result<i32> {
     let apps = selected(&args)?;
     let engine = SyncEngine::new(registry(&args)?);
+    let sources = resolver(&args)?;
     let mut failed = false;
     let mut statuses: Vec<AppStatus> = Vec::new();
     for app in &apps {
         match engine
-            .compare(app, desired_manifests(app, &args.repos))
+            .compare(app, desired_manifests(&sources, app).await)
             .await
         {
             Ok(s) => statuses.push(s),
@@ -473,6 +300,7 @@ fn strip_diffs(statuses: &[AppStatus]) -> Vec<AppStatus> {
 /// every Application synced, 1 otherwise.
 pub async fn run_sync(args: SyncArgs) -> anyhow::Result<i32> {
     let apps = selected(&args)?;
+    let sources = resolver(&args)?;
     let engine = SyncEngine::with_settings(
         registry(&args)?,
         flotilla_sync::EngineSettings {
@@ -501,7 +329,7 @@ pub async fn run_sync(args: SyncArgs) -> anyhow::Result<i32> {
             ..Default::default()
         };
         let result = engine
-            .sync_with_retry(app, desired_manifests(app, &args.repos), &settings)
+            .sync_with_retry(app, desired_manifests(&sources, app).await, &settings)
             .await;
         display.finish(bar, &result);
         results.push(result);
@@ -721,21 +549,10 @@ impl Display {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
 
-    #[test]
-    fn repository_urls_are_normalised() {
-        assert_eq!(
-            normalize_repo_url("HTTPS://GitHub.com/Org/Repo.git/"),
-            "https://github.com/Org/Repo"
-        );
-        assert_eq!(
-            normalize_repo_url("https://github.com/org/repo"),
-            normalize_repo_url("https://github.com/org/repo.git")
-        );
-    }
-
-    #[test]
-    fn plain_directories_are_read_with_locations() {
+    #[tokio::test]
+    async fn plain_directories_are_rendered_from_a_substituted_repository() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("apps/web/sub")).unwrap();
         std::fs::write(
@@ -752,26 +569,38 @@ mod tests {
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec:\n  source: {repoURL: 'https://git.example/r.git', path: apps/web}\n  destination: {name: x}\n",
         )
         .unwrap();
-        let repos = vec![(
-            "https://git.example/r".to_string(),
-            dir.path().to_path_buf(),
-        )];
-        let m = desired_manifests(&app, &repos).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: SyncArgs,
+        }
+        let args = Cmd::try_parse_from([
+            "sync".to_string(),
+            "-f".into(),
+            "apps.yaml".into(),
+            "--cache".into(),
+            cache.path().display().to_string(),
+            "--repo".into(),
+            format!("https://git.example/r={}", dir.path().display()),
+        ])
+        .unwrap()
+        .args;
+        let sources = resolver(&args).unwrap();
+        let m = desired_manifests(&sources, &app).await.unwrap();
         assert_eq!(m.len(), 2);
-        assert_eq!(
-            m[1].location.as_ref().unwrap().to_string(),
-            "apps/web/a.yaml (document 2)"
-        );
         let mut recursive = app.clone();
         recursive.spec.source.as_mut().unwrap().directory =
             Some(flotilla_core::ApplicationSourceDirectory {
                 recurse: Some(true),
                 ..Default::default()
             });
-        assert_eq!(desired_manifests(&recursive, &repos).unwrap().len(), 3);
+        assert_eq!(
+            desired_manifests(&sources, &recursive).await.unwrap().len(),
+            3
+        );
         let mut escaping = app.clone();
         escaping.spec.source.as_mut().unwrap().path = Some("../x".into());
-        assert!(desired_manifests(&escaping, &repos).is_err());
-        assert!(desired_manifests(&app, &[]).is_err());
+        assert!(desired_manifests(&sources, &escaping).await.is_err());
     }
 }

@@ -140,8 +140,8 @@ async fn apply(args: ApplyArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The manifests at `path`. The seam for `flotilla render`: once
-/// `flotilla_render` renders kustomize overlays, call it here.
+/// The manifests at `path`: a kustomization rendered as `flotilla render`
+/// does, or the Kubernetes objects of a YAML file or directory.
 fn load_manifests(path: &Path, recursive: bool) -> anyhow::Result<Vec<Manifest>> {
     if path.is_dir() {
         if ["kustomization.yaml", "kustomization.yml", "Kustomization"]
@@ -210,27 +210,11 @@ fn parse_yaml(text: &str, file: &str) -> anyhow::Result<Vec<Manifest>> {
     Ok(out)
 }
 
+/// A kustomization rendered natively, exactly as `kustomize build` would.
 fn kustomize_build(dir: &Path) -> anyhow::Result<Vec<Manifest>> {
-    let binary = std::env::var_os("FLOTILLA_KUSTOMIZE").unwrap_or_else(|| "kustomize".into());
-    let output = std::process::Command::new(&binary)
-        .arg("build")
-        .arg(dir)
-        .output()
-        .with_context(|| {
-            format!(
-                "{} is a kustomization: rendering it needs `kustomize` on PATH (or FLOTILLA_KUSTOMIZE); `flotilla lab env` puts one there",
-                dir.display()
-            )
-        })?;
-    if !output.status.success() {
-        bail!(
-            "kustomize build {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let text = String::from_utf8(output.stdout).context("kustomize output is not UTF-8")?;
-    parse_yaml(&text, &format!("kustomize build {}", dir.display()))
+    let rendered = flotilla_render::render_local(dir, &flotilla_render::RenderOptions::default())
+        .with_context(|| format!("rendering {}", dir.display()))?;
+    Ok(rendered.manifests)
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<i32> {

@@ -1,4 +1,10 @@
-//! The reconcile loop: sources to applications to sync, state and history store, HTTP API, webhooks, UI and metrics.
+//! The reconcile loop: sources -> applications -> sync, state and history,
+//! HTTP API, webhooks and metrics. It decides *when*; the crates below decide
+//! *what*.
 //!
-//! This room of the workspace is laid out by `DESIGN.md`; its contents arrive with
-//! the issue that owns it. See the crate's README.
+//! Today it holds the first piece the loop and the one-shot CLI commands
+//! share: [`source::SourceResolver`], which turns an Application's sources
+//! into desired manifests (Git snapshot through `flotilla-git`, rendering
+//! through `flotilla-render`).
+
+pub mod source;

@@ -1,0 +1,220 @@
+//! From an Application's sources to its desired manifests: each source's
+//! repository is opened at its revision through the Git cache (with `--repo
+//! URL=LOCAL` substitutions), and its path rendered (a kustomization, or a
+//! plain directory with Argo CD's `directory` options).
+//!
+//! ```no_run
+//! # async fn f(app: &flotilla_core::Application) -> Result<(), Box<dyn std::error::Error>> {
+//! use flotilla_controller::source::SourceResolver;
+//! let cache = flotilla_git::GitCache::new("/tmp/flotilla-git-cache")?;
+//! cache.substitute("https://github.com/acme/deploy.git", "/src/deploy")?;
+//! let manifests = SourceResolver::new(cache).desired(app).await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use flotilla_core::{Application, ApplicationSource, Manifest};
+use flotilla_git::{GitCache, GitError, Tree};
+use flotilla_render::{DirectoryOptions, RenderError, RenderOptions};
+
+/// Why an Application's desired manifests could not be produced. The sync
+/// engine is handed this instead of manifests, and then deletes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceFailure {
+    /// The repository could not be fetched or read.
+    #[error("application {app}: repository {repo} at {revision}: {source}")]
+    Git {
+        /// Application name.
+        app: String,
+        /// Repository URL as written.
+        repo: String,
+        /// Revision as written.
+        revision: String,
+        /// The Git error.
+        #[source]
+        source: GitError,
+    },
+    /// Rendering failed (file and line in the message).
+    #[error("application {app}: rendering {repo} path {path}: {source}")]
+    Render {
+        /// Application name.
+        app: String,
+        /// Repository URL.
+        repo: String,
+        /// Path inside it.
+        path: String,
+        /// The render error.
+        #[source]
+        source: RenderError,
+    },
+    /// The source is of a kind not supported yet, or incomplete.
+    #[error("application {app}: {message}")]
+    Unsupported {
+        /// Application name.
+        app: String,
+        /// What is not supported.
+        message: String,
+    },
+}
+
+/// Renders Applications' sources from Git.
+#[derive(Clone)]
+pub struct SourceResolver {
+    cache: GitCache,
+    options: RenderOptions,
+}
+
+impl SourceResolver {
+    /// A resolver reading repositories through `cache`.
+    pub fn new(cache: GitCache) -> Self {
+        Self {
+            cache,
+            options: RenderOptions::default(),
+        }
+    }
+
+    /// The Git cache it reads through.
+    pub fn cache(&self) -> &GitCache {
+        &self.cache
+    }
+
+    /// The desired manifests of `app`: every source rendered, in order
+    /// (`ref`-only sources, which only provide value files, are skipped).
+    pub async fn desired(&self, app: &Application) -> Result<Vec<Manifest>, SourceFailure> {
+        let mut out = Vec::new();
+        for source in app.sources() {
+            if source.is_ref_only() {
+                continue;
+            }
+            out.extend(self.render_source(app, source).await?);
+        }
+        Ok(out)
+    }
+
+    async fn render_source(
+        &self,
+        app: &Application,
+        source: &ApplicationSource,
+    ) -> Result<Vec<Manifest>, SourceFailure> {
+        let name = app.name().to_string();
+        if source.is_helm_chart() {
+            return Err(SourceFailure::Unsupported {
+                app: name,
+                message: format!(
+                    "Helm chart sources are not supported yet (chart {})",
+                    source.chart.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        let repo = source
+            .repo_url
+            .clone()
+            .ok_or_else(|| SourceFailure::Unsupported {
+                app: name.clone(),
+                message: "a source has no repoURL".into(),
+            })?;
+        let revision = source
+            .target_revision
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "HEAD".into());
+        let tree: Arc<dyn Tree> =
+            self.cache
+                .open_tree(&repo, &revision)
+                .await
+                .map_err(|source| SourceFailure::Git {
+                    app: name.clone(),
+                    repo: repo.clone(),
+                    revision: revision.clone(),
+                    source,
+                })?;
+        let path = source.path.clone().unwrap_or_else(|| ".".into());
+        let mut options = self.options.clone();
+        if let Some(d) = &source.directory {
+            options.directory = DirectoryOptions {
+                recurse: d.recurse.unwrap_or(false),
+                include: d.include.clone(),
+                exclude: d.exclude.clone(),
+            };
+        }
+        let p = path.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            flotilla_render::render(tree.as_ref(), &p, &options)
+        })
+        .await
+        .map_err(|e| SourceFailure::Unsupported {
+            app: name.clone(),
+            message: format!("rendering task failed: {e}"),
+        })?
+        .map_err(|source| SourceFailure::Render {
+            app: name.clone(),
+            repo: repo.clone(),
+            path,
+            source,
+        })?;
+        Ok(rendered.manifests)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(repo: &str, path: &str) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "source": {"repoURL": repo, "path": path, "targetRevision": "HEAD"},
+                "destination": {"server": "https://example.invalid", "namespace": "x"},
+            },
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn renders_a_kustomization_from_a_substituted_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("src/overlays/dev");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("kustomization.yaml"),
+            "namePrefix: dev-\nresources:\n- cm.yaml\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n",
+        )
+        .unwrap();
+        let cache = GitCache::new(tmp.path().join("cache")).unwrap();
+        cache
+            .substitute(
+                "https://github.com/acme/deploy.git",
+                &tmp.path().join("src").display().to_string(),
+            )
+            .unwrap();
+        let resolver = SourceResolver::new(cache);
+        let got = resolver
+            .desired(&app("https://github.com/acme/deploy", "overlays/dev"))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].name(), Some("dev-settings"));
+
+        let err = resolver
+            .desired(&app("https://github.com/acme/deploy", "overlays/prod"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overlays/prod"), "{err}");
+        let err = resolver
+            .desired(&app("file:///nonexistent/flotilla/repo", "x"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/flotilla/repo"), "{err}");
+    }
+}
