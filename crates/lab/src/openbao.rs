@@ -113,7 +113,7 @@ pub(crate) async fn up(
                 free_port(None).and_then(|p| if p == port { free_port(None) } else { Ok(p) })?;
             let config = d.join("bao.hcl");
             let text = format!(
-                "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"lab\"\n}}\n\
+                "storage \"raft\" {{\n  path = \"{data}\"\n  node_id = \"lab\"\n  performance_multiplier = 1\n}}\n\
                  listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster_port}\"\n  tls_cert_file = \"{cert}\"\n  tls_key_file = \"{key}\"\n}}\n\
                  api_addr = \"https://127.0.0.1:{port}\"\n\
                  cluster_addr = \"https://127.0.0.1:{cluster_port}\"\n\
