@@ -143,7 +143,14 @@ pub fn resolver(args: &SyncArgs) -> anyhow::Result<SourceResolver> {
             .substitute(url, &local.display().to_string())
             .with_context(|| format!("--repo {url}={}", local.display()))?;
     }
-    Ok(SourceResolver::new(cache))
+    let mut sources = SourceResolver::new(cache);
+    // Vault placeholders in manifests are resolved when a Vault is configured
+    // the way the `vault` CLI is (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT, ...).
+    if std::env::var_os("VAULT_ADDR").is_some_and(|v| !v.is_empty()) {
+        let vault = flotilla_vault::VaultClient::from_env().context("connecting to Vault")?;
+        sources = sources.with_vault(vault);
+    }
+    Ok(sources)
 }
 
 /// The desired manifests of an Application: every source rendered from Git

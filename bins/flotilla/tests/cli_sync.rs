@@ -193,3 +193,139 @@ async fn a_kustomize_overlay_from_git_is_diffed_synced_and_kept_safe() {
     assert!(kubectl(&lab, &["-n", "web-dev", "get", "deploy", "-o", "name"]).contains("dev-web"));
     assert!(kubectl(&lab, &["-n", "web-dev", "get", "cm", "-o", "name"]).contains(&cm));
 }
+
+fn bao(lab: &TestLab, args: &[&str]) -> Output {
+    let info = lab.openbao().unwrap().unwrap();
+    Command::new(lab.lab().bin_dir().join("bao"))
+        .args(args)
+        .env("VAULT_ADDR", &info.addr)
+        .env("VAULT_TOKEN", &info.root_token)
+        .env("VAULT_CACERT", &info.ca_cert)
+        .output()
+        .unwrap()
+}
+
+fn put_secret(lab: &TestLab, value: &str) {
+    // A KV v2 mount refuses writes for a moment after it is enabled.
+    for _ in 0..50 {
+        let out = bao(
+            lab,
+            &["kv", "put", "secret/api/env", &format!("DB_URL={value}")],
+        );
+        if out.status.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("could not write secret/api/env");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flotilla_sync_resolves_vault_placeholders_and_rotates_them() {
+    let lab = TestLab::start(&["east"], true).await.unwrap();
+    let info = lab.openbao().unwrap().unwrap();
+    let server = lab.state().regions["east"].server.clone();
+    let out = bao(&lab, &["secrets", "enable", "-path=secret", "kv-v2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    put_secret(&lab, "postgres://first");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(
+        &repo,
+        "api/kustomization.yaml",
+        "resources:\n- secret.yaml\nnamespace: api\n",
+    );
+    write(
+        &repo,
+        "api/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-env\ntype: Opaque\nstringData:\n  DB_URL: <path:secret/data/api/env#DB_URL>\n",
+    );
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "api"]);
+    let app = tmp.path().join("app.yaml");
+    std::fs::write(
+        &app,
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: api}}\nspec:\n  source: {{repoURL: 'https://github.com/acme/deploy', path: api}}\n  destination: {{server: '{server}', namespace: api}}\n  syncPolicy:\n    syncOptions: [CreateNamespace=true]\n"),
+    )
+    .unwrap();
+    let cache = tmp.path().join("cache");
+    let sync = |with_vault: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        cmd.args(["sync", "-f", app.to_str().unwrap()])
+            .arg("--kubeconfig")
+            .arg(lab.kubeconfig())
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--repo")
+            .arg(format!("https://github.com/acme/deploy={}", repo.display()))
+            .env_remove("VAULT_ADDR")
+            .env_remove("VAULT_TOKEN");
+        if with_vault {
+            cmd.env("VAULT_ADDR", &info.addr)
+                .env("VAULT_TOKEN", &info.root_token)
+                .env("VAULT_CACERT", &info.ca_cert);
+        }
+        cmd.output().unwrap()
+    };
+    let value = || {
+        let b64 = kubectl(
+            &lab,
+            &[
+                "-n",
+                "api",
+                "get",
+                "secret",
+                "api-env",
+                "-o",
+                "jsonpath={.data.DB_URL}",
+            ],
+        );
+        let out = Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(b64.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // No Vault configured: the render fails and nothing is applied.
+    let out = sync(false);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Vault is configured"));
+    assert!(kubectl(&lab, &["-n", "api", "get", "secret", "-o", "name"]).is_empty());
+
+    let out = sync(true);
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        !shown.contains("postgres://"),
+        "a secret value was printed: {shown}"
+    );
+    assert_eq!(value(), "postgres://first");
+
+    put_secret(&lab, "postgres://second");
+    let out = sync(true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(value(), "postgres://second");
+}

@@ -1,7 +1,8 @@
 //! From an Application's sources to its desired manifests: each source's
 //! repository is opened at its revision through the Git cache (with `--repo
-//! URL=LOCAL` substitutions), and its path rendered (a kustomization, or a
-//! plain directory with Argo CD's `directory` options).
+//! URL=LOCAL` substitutions), its path rendered (a kustomization, or a plain
+//! directory with Argo CD's `directory` options), and Vault placeholders
+//! (`<path:secret/data/api/env#DB_URL>`) resolved, one read per path.
 //!
 //! ```no_run
 //! # async fn f(app: &flotilla_core::Application) -> Result<(), Box<dyn std::error::Error>> {
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use flotilla_core::{Application, ApplicationSource, Manifest};
 use flotilla_git::{GitCache, GitError, Tree};
 use flotilla_render::{DirectoryOptions, RenderError, RenderOptions};
+use flotilla_vault::{resolve_manifests, ResolveError, ResolveOptions, VaultClient};
 
 /// Why an Application's desired manifests could not be produced. The sync
 /// engine is handed this instead of manifests, and then deletes nothing.
@@ -48,6 +50,15 @@ pub enum SourceFailure {
         #[source]
         source: RenderError,
     },
+    /// A Vault placeholder could not be resolved (path and key named, never
+    /// a value), or placeholders were found with no Vault configured.
+    #[error("application {app}: {message}")]
+    Secrets {
+        /// Application name.
+        app: String,
+        /// What failed.
+        message: String,
+    },
     /// The source is of a kind not supported yet, or incomplete.
     #[error("application {app}: {message}")]
     Unsupported {
@@ -63,6 +74,7 @@ pub enum SourceFailure {
 pub struct SourceResolver {
     cache: GitCache,
     options: RenderOptions,
+    vault: Option<VaultClient>,
 }
 
 impl SourceResolver {
@@ -71,7 +83,16 @@ impl SourceResolver {
         Self {
             cache,
             options: RenderOptions::default(),
+            vault: None,
         }
+    }
+
+    /// Resolves `<path:...#key>` placeholders in rendered manifests from
+    /// this Vault (one read per path). Without one, a manifest holding a
+    /// placeholder fails its Application's render.
+    pub fn with_vault(mut self, vault: VaultClient) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     /// The Git cache it reads through.
@@ -89,7 +110,43 @@ impl SourceResolver {
             }
             out.extend(self.render_source(app, source).await?);
         }
+        self.resolve_secrets(app, &mut out).await?;
         Ok(out)
+    }
+
+    async fn resolve_secrets(
+        &self,
+        app: &Application,
+        manifests: &mut [Manifest],
+    ) -> Result<(), SourceFailure> {
+        let fail = |message: String| SourceFailure::Secrets {
+            app: app.name().to_string(),
+            message,
+        };
+        match &self.vault {
+            Some(vault) => {
+                resolve_manifests(vault, manifests, &ResolveOptions::default())
+                    .await
+                    .map_err(|e: ResolveError| fail(e.to_string()))?;
+            }
+            None => {
+                let holder = manifests.iter().find(|m| {
+                    serde_json::to_string(&m.object)
+                        .map(|t| t.contains("<path:"))
+                        .unwrap_or(false)
+                });
+                if let Some(m) = holder {
+                    let key = m
+                        .key()
+                        .map(|k| k.to_string())
+                        .unwrap_or_else(|_| "a manifest".into());
+                    return Err(fail(format!(
+                        "{key} holds a Vault placeholder (<path:...>) but no Vault is configured (set VAULT_ADDR and VAULT_TOKEN)"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn render_source(
@@ -216,5 +273,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nonexistent/flotilla/repo"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_without_vault_fails_the_render() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("src/app");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("secret.yaml"),
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-env\nstringData:\n  DB_URL: <path:secret/data/api/env#DB_URL>\n",
+        )
+        .unwrap();
+        let cache = GitCache::new(tmp.path().join("cache")).unwrap();
+        cache
+            .substitute(
+                "https://github.com/acme/deploy.git",
+                &tmp.path().join("src").display().to_string(),
+            )
+            .unwrap();
+        let err = SourceResolver::new(cache)
+            .desired(&app("https://github.com/acme/deploy", "app"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("v1/Secret") || err.contains("Secret"), "{err}");
+        assert!(err.contains("no Vault is configured"), "{err}");
     }
 }
