@@ -97,7 +97,12 @@ fn run_ok(cmd: &mut Command) -> Vec<u8> {
 /// `count` (environment, region) pairs: environments of 100 regions each.
 fn overlays(count: usize) -> Vec<(String, String)> {
     (0..count)
-        .map(|i| (format!("env-{:03}", i / 100), format!("region-{:03}", i % 100)))
+        .map(|i| {
+            (
+                format!("env-{:03}", i / 100),
+                format!("region-{:03}", i % 100),
+            )
+        })
         .collect()
 }
 
@@ -112,14 +117,23 @@ fn make_repo(dir: &Path, count: usize) {
         message.len()
     )
     .unwrap();
-    let kustomization = "resources:\n- ../../../base\npatches:\n- path: api-deployment-patch.yaml\n";
+    let kustomization =
+        "resources:\n- ../../../base\npatches:\n- path: api-deployment-patch.yaml\n";
     for (env, region) in overlays(count) {
         let config = format!(
             "{{\n \"cluster\": {{\n   \"name\": \"eks-{env}-{region}\",\n   \"region\": \"{region}\",\n   \"server\": \"https://{env}.{region}.eks.example.com\"\n }}\n}}\n"
         );
         let dir = format!("manifests/overlays/{env}/{region}");
-        for (name, content) in [("config.json", config.as_str()), ("kustomization.yaml", kustomization)] {
-            write!(stream, "M 100644 inline {dir}/{name}\ndata {}\n{content}\n", content.len()).unwrap();
+        for (name, content) in [
+            ("config.json", config.as_str()),
+            ("kustomization.yaml", kustomization),
+        ] {
+            write!(
+                stream,
+                "M 100644 inline {dir}/{name}\ndata {}\n{content}\n",
+                content.len()
+            )
+            .unwrap();
         }
     }
     let mut child = git(dir)
@@ -201,8 +215,14 @@ pub fn main() {
         let out = run_ok(Command::new(&exe).arg(CHILD_FLAG).arg(&repo));
         let text = String::from_utf8_lossy(&out);
         let mut parts = text.split_whitespace();
-        let millis: f64 = parts.next().and_then(|v| v.parse().ok()).expect("child time");
-        apps = parts.next().and_then(|v| v.parse().ok()).expect("child count");
+        let millis: f64 = parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("child time");
+        apps = parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("child count");
         let kib: u64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         peak = peak.max(kib);
         cold.push(Duration::from_secs_f64(millis / 1000.0));
@@ -255,7 +275,10 @@ pub fn main() {
                 let mut stdin = child.stdin.take().expect("stdin");
                 let writer = std::thread::spawn(move || stdin.write_all(wanted.as_bytes()));
                 let out = child.wait_with_output().expect("git cat-file");
-                writer.join().expect("writer").expect("feeding git cat-file");
+                writer
+                    .join()
+                    .expect("writer")
+                    .expect("feeding git cat-file");
                 assert!(out.status.success());
                 start.elapsed()
             })
@@ -263,19 +286,19 @@ pub fn main() {
     );
 
     println!();
-    println!("{:<58} {:>12}", "operation (median of 5)", "time");
+    println!("{:<72} {:>10}", "operation (median of 5)", "time");
     println!(
-        "{:<58} {:>12}",
+        "{:<72} {:>10}",
         format!("flotilla: open commit + generate {count} Applications (cold process)"),
         ms(cold)
     );
     println!(
-        "{:<58} {:>12}",
+        "{:<72} {:>10}",
         format!("flotilla: generate {count} Applications (snapshot open)"),
         ms(warm)
     );
     println!(
-        "{:<58} {:>12}",
+        "{:<72} {:>10}",
         format!("git CLI: ls-tree + cat-file --batch of {count} files"),
         ms(git_read)
     );

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod appset_cmd;
 mod demo;
 mod lab;
 mod progress;
@@ -30,6 +31,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print what `kustomize build PATH` prints (or a plain directory's manifests).
     Render(render::RenderArgs),
+    /// ApplicationSets: print the Applications their generators produce.
+    #[command(subcommand)]
+    Appset(appset_cmd::AppsetCmd),
     /// Look at a Git repository the way Flotilla sees it.
     #[command(subcommand)]
     Repo(repo::RepoCmd),
@@ -57,7 +61,9 @@ fn main() -> ExitCode {
     // Short commands start faster on one thread; the lab starts regions in
     // parallel and wants the multi-threaded runtime.
     let mut builder = match cli.command {
-        Command::Repo(_) | Command::Render(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Repo(_) | Command::Render(_) | Command::Appset(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let rt = match builder.enable_all().build() {
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
             Command::Lab(cmd) => lab::run(cmd).await.map(|()| 0),
             Command::Demo(args) => demo::run(args).await.map(|()| 0),
             Command::Repo(cmd) => repo::run(cmd).await.map(|()| 0),
+            Command::Appset(cmd) => appset_cmd::run(cmd).await.map(|()| 0),
             Command::Render(args) => render::run(args).await.map(|()| 0),
             Command::Vault(cmd) => vault_cmd::run(cmd).await,
             Command::Diff(args) => match sync_cmd::run_diff(args).await {

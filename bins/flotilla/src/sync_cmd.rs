@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,9 +84,12 @@ fn parse_repo(text: &str) -> Result<(String, PathBuf), String> {
 
 /// Reads the Applications of FILE (YAML, several documents allowed).
 ///
-/// ApplicationSets are reported as not expandable here yet: the appset crate
-/// expands them into Applications at this point.
-pub fn load_applications(file: &Path) -> anyhow::Result<Vec<Application>> {
+/// ApplicationSets are expanded into their Applications with the appset
+/// crate (their repositories read through the same cache and `--repo`
+/// substitutions, clusters from the kubeconfig).
+pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
+    let file = args.file.as_path();
+    let mut has_sets = false;
     use serde::Deserialize;
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -111,17 +114,31 @@ pub fn load_applications(file: &Path) -> anyhow::Result<Vec<Application>> {
                     .with_context(|| format!("{} (document {})", file.display(), i + 1))?;
                 apps.push(app);
             }
-            "ApplicationSet" => bail!(
-                "{} (document {}): ApplicationSet expansion is not available in this build",
-                file.display(),
-                i + 1
-            ),
+            "ApplicationSet" => has_sets = true,
             other => bail!(
                 "{} (document {}): expected an Application, found kind {other:?}",
                 file.display(),
                 i + 1
             ),
         }
+    }
+    if has_sets {
+        let generate = crate::appset_cmd::GenerateArgs {
+            file: args.file.clone(),
+            substitutions: args
+                .repos
+                .iter()
+                .map(|(u, l)| (u.clone(), l.display().to_string()))
+                .collect(),
+            output: crate::appset_cmd::Output::Yaml,
+            cache: args.cache.clone(),
+            offline: false,
+            kubeconfig: args.kubeconfig.clone(),
+            clusters: Vec::new(),
+            new_git_file_globbing: false,
+            strict: false,
+        };
+        apps.extend(crate::appset_cmd::generate_file(&generate).await?);
     }
     if apps.is_empty() {
         bail!("{}: no Application found", file.display());
@@ -171,8 +188,8 @@ fn registry(args: &SyncArgs) -> anyhow::Result<Arc<ClusterRegistry>> {
     Ok(Arc::new(registry))
 }
 
-fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
-    let apps = load_applications(&args.file)?;
+async fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
+    let apps = load_applications(args).await?;
     if args.apps.is_empty() {
         return Ok(apps);
     }
@@ -193,14 +210,16 @@ fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
 /// `flotilla diff`: unified diffs of every Application against its
 /// cluster. Exit code 0 in sync, 1 with differences, 2 on error.
 pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
-    let (apps, engine, sources) =
-        match selected(&args).and_then(|a| Ok((a, registry(&args)?, resolver(&args)?))) {
-            Ok((apps, registry, sources)) => (apps, SyncEngine::new(registry), sources),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Ok(2);
-            }
-        };
+    let (apps, engine, sources) = match selected(&args)
+        .await
+        .and_then(|a| Ok((a, registry(&args)?, resolver(&args)?)))
+    {
+        Ok((apps, registry, sources)) => (apps, SyncEngine::new(registry), sources),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(2);
+        }
+    };
     let mut differences = false;
     let mut failed = false;
     let mut statuses = Vec::new();
@@ -253,7 +272,7 @@ pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
 /// `flotilla status`: each Application's resources with sync status and
 /// health. Exit code 0 unless an error happened.
 pub async fn run_status(args: SyncArgs) -> anyhow::Result<i32> {
-    let apps = selected(&args)?;
+    let apps = selected(&args).await?;
     let engine = SyncEngine::new(registry(&args)?);
     let sources = resolver(&args)?;
     let mut failed = false;
@@ -306,7 +325,7 @@ fn strip_diffs(statuses: &[AppStatus]) -> Vec<AppStatus> {
 /// progress per wave and resource, and ends with a table. Exit code 0 when
 /// every Application synced, 1 otherwise.
 pub async fn run_sync(args: SyncArgs) -> anyhow::Result<i32> {
-    let apps = selected(&args)?;
+    let apps = selected(&args).await?;
     let sources = resolver(&args)?;
     let engine = SyncEngine::with_settings(
         registry(&args)?,

@@ -329,3 +329,96 @@ async fn flotilla_sync_resolves_vault_placeholders_and_rotates_them() {
     );
     assert_eq!(value(), "postgres://second");
 }
+
+/// The reference article's ApplicationSet, unchanged, over a repository laid
+/// out as the article does, synced to two lab regions by `flotilla sync`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_article_applicationset_deploys_each_region_to_its_cluster() {
+    let lab = TestLab::start(&["east", "west"], false).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    write(
+        &repo,
+        "manifests/base/kustomization.yaml",
+        "resources:\n- webui.yaml\n",
+    );
+    write(
+        &repo,
+        "manifests/base/webui.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: gen-algo-webui\n  labels: {app: gen-algo-webui}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: gen-algo-webui}\n  template:\n    metadata:\n      labels: {app: gen-algo-webui}\n    spec:\n      containers:\n      - name: frontend\n        image: demarauder/gen-algo-webui:latest-main\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: gen-algo-webui\nspec:\n  type: ClusterIP\n  ports:\n  - port: 3000\n    targetPort: 3000\n  selector: {app: gen-algo-webui}\n",
+    );
+    for region in ["east", "west"] {
+        let server = lab.state().regions[region].server.clone();
+        write(
+            &repo,
+            &format!("manifests/overlays/dev/{region}/config.json"),
+            &format!("{{\"cluster\": {{\"name\": \"lab-{region}\", \"region\": \"{region}\", \"server\": \"{server}\"}}}}\n"),
+        );
+        write(
+            &repo,
+            &format!("manifests/overlays/dev/{region}/kustomization.yaml"),
+            &format!("resources:\n- ../../../base\ncommonLabels:\n  region: {region}\n"),
+        );
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "article layout"]);
+    let appset = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/core/tests/fixtures/article-appset-gen-algo.yaml"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(["sync", "-f", appset])
+        .arg("--kubeconfig")
+        .arg(lab.kubeconfig())
+        .arg("--cache")
+        .arg(tmp.path().join("cache"))
+        .arg("--repo")
+        .arg(format!(
+            "https://github.com/de-marauder/multi-region-eks={}",
+            repo.display()
+        ))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for region in ["east", "west"] {
+        assert!(table.contains(&format!("gen-algo-dev-{region}")), "{table}");
+        let out = Command::new(lab.lab().bin_dir().join("kubectl"))
+            .env("KUBECONFIG", lab.kubeconfig())
+            .args([
+                "--context",
+                &format!("lab-{region}"),
+                "get",
+                "deploy",
+                "-A",
+                "-l",
+                &format!("region={region}"),
+                "-o",
+                "name",
+            ])
+            .output()
+            .unwrap();
+        let found = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(found.contains("gen-algo-webui"), "{region}: {found}");
+        // Each region got only its own overlay.
+        let other = if region == "east" { "west" } else { "east" };
+        let out = Command::new(lab.lab().bin_dir().join("kubectl"))
+            .env("KUBECONFIG", lab.kubeconfig())
+            .args([
+                "--context",
+                &format!("lab-{region}"),
+                "get",
+                "ns",
+                &format!("gen-algo-dev-{other}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{region} has {other}'s namespace");
+    }
+}
