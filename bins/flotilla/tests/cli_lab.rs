@@ -13,6 +13,16 @@ fn flotilla(home: &Path, args: &[&str]) -> Output {
         .expect("flotilla runs")
 }
 
+/// Runs `flotilla lab down` for a home when dropped, so a failing test (or
+/// a command that died half-way) leaves no lab running.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = flotilla(self.0, &["lab", "down"]);
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -30,6 +40,7 @@ fn parse_env(out: &str) -> Vec<(String, String)> {
 fn lab_up_env_status_down_as_a_user_runs_them() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
+    let _down = Down(h);
 
     let out = flotilla(h, &["lab", "env"]);
     assert_eq!(out.status.code(), Some(1));
@@ -120,6 +131,7 @@ fn lab_up_env_status_down_as_a_user_runs_them() {
 #[test]
 fn demo_brings_up_two_regions_with_openbao_and_rolls_out_in_both() {
     let home = tempfile::tempdir().unwrap();
+    let _down = Down(home.path());
     let out = flotilla(home.path(), &["demo", "--down"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}\n{}", stdout, text(&out.stderr));
