@@ -51,7 +51,7 @@ pub struct GenerateArgs {
 
     /// Read repository URL from LOCAL (a clone, a `file://` URL or a plain
     /// directory) instead; URLs are compared after normalisation. Repeatable.
-    #[arg(long = "repo", value_name = "URL=LOCAL", value_parser = parse_substitution)]
+    #[arg(long = "repo", value_name = "URL=LOCAL", value_parser = crate::repo::parse_substitution)]
     pub substitutions: Vec<(String, String)>,
 
     /// Output format.
@@ -96,15 +96,6 @@ pub enum Output {
     Json,
     /// One Application name per line.
     Names,
-}
-
-fn parse_substitution(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((url, local)) if !url.trim().is_empty() && !local.trim().is_empty() => {
-            Ok((url.trim().to_string(), local.trim().to_string()))
-        }
-        _ => Err(format!("expected URL=LOCAL, got {s:?}")),
-    }
 }
 
 /// Run an `appset` subcommand, printing to standard output.

@@ -116,7 +116,9 @@ pub enum RepoCmd {
     },
 }
 
-fn parse_substitution(s: &str) -> Result<(String, String), String> {
+/// Parses a `--repo URL=LOCAL` substitution (shared by every command that
+/// reads repositories).
+pub fn parse_substitution(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((url, local)) if !url.trim().is_empty() && !local.trim().is_empty() => {
             Ok((url.trim().to_string(), local.trim().to_string()))

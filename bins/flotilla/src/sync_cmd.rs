@@ -40,8 +40,8 @@ pub struct SyncArgs {
 
     /// Read repository URL from LOCAL (a checkout or directory) instead;
     /// URLs are compared after normalisation. Repeatable.
-    #[arg(long = "repo", value_name = "URL=LOCAL", value_parser = parse_repo)]
-    pub repos: Vec<(String, PathBuf)>,
+    #[arg(long = "repo", value_name = "URL=LOCAL", value_parser = crate::repo::parse_substitution)]
+    pub repos: Vec<(String, String)>,
 
     /// Validate with server-side dry runs and report; change nothing.
     #[arg(long)]
@@ -70,16 +70,6 @@ pub struct SyncArgs {
     /// Git cache directory [default: $FLOTILLA_HOME/cache/git].
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-}
-
-fn parse_repo(text: &str) -> Result<(String, PathBuf), String> {
-    let (url, local) = text
-        .split_once('=')
-        .ok_or_else(|| format!("expected URL=LOCAL, got {text:?}"))?;
-    if url.is_empty() || local.is_empty() {
-        return Err(format!("expected URL=LOCAL, got {text:?}"));
-    }
-    Ok((url.to_string(), PathBuf::from(local)))
 }
 
 /// Reads the Applications of FILE (YAML, several documents allowed).
@@ -125,11 +115,7 @@ pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Applicatio
     if has_sets {
         let generate = crate::appset_cmd::GenerateArgs {
             file: args.file.clone(),
-            substitutions: args
-                .repos
-                .iter()
-                .map(|(u, l)| (u.clone(), l.display().to_string()))
-                .collect(),
+            substitutions: args.repos.clone(),
             output: crate::appset_cmd::Output::Yaml,
             cache: args.cache.clone(),
             offline: false,
@@ -149,16 +135,16 @@ pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Applicatio
 /// The Git cache (`--cache`, else `$FLOTILLA_HOME/cache/git`) with the
 /// `--repo URL=LOCAL` substitutions, wrapped in a source resolver.
 pub fn resolver(args: &SyncArgs) -> anyhow::Result<SourceResolver> {
-    let dir = args
-        .cache
-        .clone()
-        .unwrap_or_else(|| flotilla_lab::flotilla_home().join("cache/git"));
+    let dir = match &args.cache {
+        Some(d) => d.clone(),
+        None => crate::repo::default_cache_dir()?,
+    };
     let cache =
         GitCache::new(&dir).with_context(|| format!("opening the Git cache {}", dir.display()))?;
     for (url, local) in &args.repos {
         cache
-            .substitute(url, &local.display().to_string())
-            .with_context(|| format!("--repo {url}={}", local.display()))?;
+            .substitute(url, local)
+            .with_context(|| format!("--repo {url}={local}"))?;
     }
     let mut sources = SourceResolver::new(cache);
     // Vault placeholders in manifests are resolved when a Vault is configured
@@ -437,28 +423,11 @@ fn row(app: &str, r: &ResourceResult, status: String) -> [String; 5] {
 }
 
 fn print_table(rows: &[[String; 5]]) {
-    const HEADER: [&str; 5] = ["APPLICATION", "RESOURCE", "STATUS", "HEALTH", "MESSAGE"];
-    let mut widths = HEADER.map(str::len);
-    for r in rows {
-        for (w, cell) in widths.iter_mut().zip(r.iter()).take(4) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i < 4 {
-                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-            } else {
-                out.push_str(cell);
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(HEADER);
-    for r in rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
-    }
+    let mut table = vec![["APPLICATION", "RESOURCE", "STATUS", "HEALTH", "MESSAGE"]
+        .map(String::from)
+        .to_vec()];
+    table.extend(rows.iter().map(|r| r.to_vec()));
+    crate::lab::print_table(&table);
 }
 
 /// Progress on stderr: a spinner per Application with lines above it on a
