@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
@@ -37,6 +37,24 @@ pub async fn deploy_and_wait(
     )
     .await
     .map_err(|e| kerr(format!("applying namespace {namespace}: {e}")))?;
+    // Pods of a brand-new namespace can only be created once the
+    // controller-manager has made its `default` ServiceAccount; creating the
+    // Deployment earlier makes the ReplicaSet controller back off for a while.
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    while accounts
+        .get_opt("default")
+        .await
+        .map_err(|e| kerr(format!("reading serviceaccount {namespace}/default: {e}")))?
+        .is_none()
+    {
+        if start.elapsed() > timeout {
+            return Err(kerr(format!(
+                "namespace {namespace} has no default ServiceAccount after {}s (is kube-controller-manager running?)",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let manifest = json!({
         "apiVersion": "apps/v1",
