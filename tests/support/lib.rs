@@ -34,3 +34,4 @@ pub fn port_open(port: u16) -> bool {
 pub fn pid_running(pid: u32, binary: &Path) -> bool {
     flotilla_lab::process::is_alive(pid, binary)
 }
+pub mod e2e;

@@ -24,16 +24,13 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use flotilla_appset::{
-    generate_with, read_application_sets, read_clusters, repositories, uses_clusters,
-    GenerateOptions, GeneratorInputs, LocatedApplicationSet,
-};
+use flotilla_appset::{read_application_sets, read_clusters, uses_clusters, GenerateOptions};
+use flotilla_controller::appsets::{expand, RepoSnapshots, Resolution};
 use flotilla_core::{Application, Cluster};
-use flotilla_git::{CacheOptions, GitCache, GlobMode, Transport, Tree};
+use flotilla_git::{CacheOptions, GitCache, GlobMode};
 
 /// `flotilla appset ...`
 #[derive(Debug, Clone, Subcommand)]
@@ -146,12 +143,20 @@ pub async fn generate_file(args: &GenerateArgs) -> Result<Vec<Application>> {
         strict: args.strict,
         ..GenerateOptions::default()
     };
-    let mut repos = Repos::new(args);
+    let cache = open_cache(args)?;
+    let mut repos = RepoSnapshots::new(
+        &cache,
+        if args.offline {
+            Resolution::Offline
+        } else {
+            Resolution::Remote
+        },
+    );
     let mut apps: Vec<Application> = Vec::new();
     let mut seen: HashMap<(String, String), String> = HashMap::new();
     for located in &sets {
-        let generated = generate_one(located, &clusters, &options, &mut repos).await?;
-        for app in generated {
+        let generated = expand(located, &clusters, &options, &mut repos).await?;
+        for app in generated.into_iter().map(|g| g.application) {
             let key = (
                 app.namespace().unwrap_or_default().to_string(),
                 app.name().to_string(),
@@ -174,131 +179,20 @@ pub async fn generate_file(args: &GenerateArgs) -> Result<Vec<Application>> {
     Ok(apps)
 }
 
-/// Generates one ApplicationSet, resolving the repositories it needs
-/// (including those only known once a matrix has filled them in).
-async fn generate_one(
-    located: &LocatedApplicationSet,
-    clusters: &[Cluster],
-    options: &GenerateOptions,
-    repos: &mut Repos,
-) -> Result<Vec<Application>> {
-    let appset = &located.appset;
-    let at = || format!("{}", located.location);
-    for repo in repositories(appset) {
-        repos
-            .resolve(&repo.url, &repo.revision)
-            .await
-            .with_context(|| format!("{}: ApplicationSet {:?}", at(), appset.name()))?;
+/// The Git cache (`--cache`, else the default) with the `--repo` substitutions.
+fn open_cache(args: &GenerateArgs) -> Result<GitCache> {
+    let dir = match &args.cache {
+        Some(d) => d.clone(),
+        None => crate::repo::default_cache_dir()?,
+    };
+    let cache = GitCache::with_options(&dir, CacheOptions::default())
+        .with_context(|| format!("opening the repository cache {}", dir.display()))?;
+    for (from, to) in &args.substitutions {
+        cache
+            .substitute(from, to)
+            .with_context(|| format!("--repo {from}={to}"))?;
     }
-    // Each round resolves one repository a matrix filled in; bounded.
-    for _ in 0..64 {
-        let result = {
-            let mut inputs = GeneratorInputs::new().with_clusters(clusters.iter().cloned());
-            for (url, revision, tree) in &repos.trees {
-                inputs.add_repository(url, revision, tree.as_ref());
-            }
-            generate_with(appset, &inputs, options)
-        };
-        match result {
-            Ok(generation) => {
-                for warning in &generation.warnings {
-                    tracing::warn!("{}: ApplicationSet {:?}: {warning}", at(), appset.name());
-                }
-                return Ok(generation
-                    .applications
-                    .into_iter()
-                    .map(|g| g.application)
-                    .collect());
-            }
-            Err(e) => match e.missing_repository() {
-                Some((url, revision)) if !repos.has(url, revision) => {
-                    let (url, revision) = (url.to_string(), revision.to_string());
-                    repos
-                        .resolve(&url, &revision)
-                        .await
-                        .with_context(|| format!("{}: {e}", at()))?;
-                }
-                _ => return Err(anyhow::Error::new(e).context(at())),
-            },
-        }
-    }
-    bail!(
-        "{}: ApplicationSet {:?} needs more than 64 repositories",
-        at(),
-        appset.name()
-    )
-}
-
-/// Repository snapshots, resolved once per URL and revision.
-struct Repos {
-    substitutions: Vec<(String, String)>,
-    cache_dir: Option<PathBuf>,
-    offline: bool,
-    cache: Option<GitCache>,
-    trees: Vec<(String, String, Arc<dyn Tree>)>,
-}
-
-impl Repos {
-    fn new(args: &GenerateArgs) -> Self {
-        Repos {
-            substitutions: args.substitutions.clone(),
-            cache_dir: args.cache.clone(),
-            offline: args.offline,
-            cache: None,
-            trees: Vec::new(),
-        }
-    }
-
-    fn has(&self, url: &str, revision: &str) -> bool {
-        let key = flotilla_git::normalize_url(url);
-        self.trees
-            .iter()
-            .any(|(u, r, _)| r == revision && flotilla_git::normalize_url(u) == key)
-    }
-
-    fn cache(&mut self) -> Result<&GitCache> {
-        if self.cache.is_none() {
-            let dir = match &self.cache_dir {
-                Some(d) => d.clone(),
-                None => crate::repo::default_cache_dir()?,
-            };
-            let cache = GitCache::with_options(&dir, CacheOptions::default())
-                .with_context(|| format!("opening the repository cache {}", dir.display()))?;
-            for (from, to) in &self.substitutions {
-                cache
-                    .substitute(from, to)
-                    .with_context(|| format!("--repo {from}={to}"))?;
-            }
-            self.cache = Some(cache);
-        }
-        self.cache
-            .as_ref()
-            .context("the repository cache is not open")
-    }
-
-    async fn resolve(&mut self, url: &str, revision: &str) -> Result<()> {
-        if self.has(url, revision) {
-            return Ok(());
-        }
-        let offline = self.offline;
-        let cache = self.cache()?;
-        let tree: Arc<dyn Tree> = if offline {
-            let effective = cache.effective_url(url)?;
-            let plain_dir = matches!(effective.transport(), Transport::File { path }
-                if path.is_dir() && !path.join(".git").exists() && !path.join("objects").is_dir());
-            if plain_dir {
-                cache.open_tree(url, revision).await?
-            } else {
-                Arc::new(cache.snapshot_cached(url, revision).await?)
-            }
-        } else {
-            cache.open_tree(url, revision).await?
-        };
-        tracing::debug!(url, revision, tree = %tree.location(), "repository resolved");
-        self.trees
-            .push((url.to_string(), revision.to_string(), tree));
-        Ok(())
-    }
+    Ok(cache)
 }
 
 fn read_input(file: &Path) -> Result<(String, String)> {
@@ -353,27 +247,7 @@ fn load_clusters(args: &GenerateArgs) -> Result<Vec<Cluster>> {
     Ok(clusters)
 }
 
-/// One cluster per kubeconfig context: named after the context, with the
-/// server of the context's cluster. Contexts whose cluster has no server
-/// are left out.
-pub fn clusters_from_kubeconfig(config: &kube::config::Kubeconfig) -> Vec<Cluster> {
-    config
-        .contexts
-        .iter()
-        .filter_map(|named| {
-            let context = named.context.as_ref()?;
-            let server = config
-                .clusters
-                .iter()
-                .find(|c| c.name == context.cluster)?
-                .cluster
-                .as_ref()?
-                .server
-                .clone()?;
-            Some(Cluster::new(named.name.clone(), server))
-        })
-        .collect()
-}
+pub use flotilla_controller::appsets::clusters_from_kubeconfig;
 
 fn write_applications(apps: &[Application], output: Output, out: &mut dyn Write) -> Result<()> {
     let mut buf = std::io::BufWriter::new(out);

@@ -1,60 +1,387 @@
-//! `flotilla demo`: the README's first command. Until the controller lands it
-//! builds what is missing, starts a two-region lab with OpenBao, rolls a
-//! Deployment out in every region, and shows the lab's state.
+//! `flotilla demo`: the README's first command. It builds what is missing,
+//! starts a two-region lab with OpenBao, makes a Git repository from
+//! `examples/multi-region` pointing at the lab's clusters, applies its
+//! VaultConfig, runs the controller until every generated Application is
+//! Synced and Healthy, and prints the status table. Then it leaves the lab
+//! and the controller running (with instructions), or stops both (`--down`).
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context};
 use clap::Args;
-use flotilla_lab::smoke;
+use flotilla_controller::views::AppView;
+use flotilla_lab::Lab;
 
-use crate::lab::{status_table, up, Output, UpArgs};
+use crate::lab::{print_table, up, UpArgs};
+
+/// The example's regions.
+const REGIONS: [&str; 2] = ["us-east-2", "us-west-2"];
+/// The repository URL the example's ApplicationSet names.
+const EXAMPLE_URL: &str = "https://github.com/de-marauder/multi-region-eks.git";
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Stop the lab at the end instead of leaving it running.
+    /// Stop the controller and the lab at the end instead of leaving them running.
     #[arg(long)]
     down: bool,
+    /// How long to wait for every Application to be Synced and Healthy.
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+/// Where the demo keeps its files: `$FLOTILLA_HOME/demo`.
+pub fn demo_dir(lab: &Lab) -> PathBuf {
+    lab.dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| lab.dir().to_path_buf())
+        .join("demo")
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let up_args = UpArgs {
-        regions: vec!["us-east-2".into(), "us-west-2".into()],
+        regions: REGIONS.iter().map(|r| r.to_string()).collect(),
         vault: true,
         nodes: 2,
     };
     let lab = up(&up_args).await?;
-    let result = async {
-        for region in &up_args.regions {
-            let client = lab.client(region).await?;
-            let took = smoke::deploy_and_wait(
-                &client,
-                region,
-                "flotilla-demo",
-                "web",
-                2,
-                Duration::from_secs(60),
-            )
-            .await?;
-            println!(
-                "lab-{region}: deployment flotilla-demo/web Available (2/2 replicas) in {:.1}s",
-                took.as_secs_f64()
-            );
-        }
-        status_table(&lab, Output::Table).await
-    }
-    .await;
+    let dir = demo_dir(&lab);
+    stop_controller(&dir);
+    let outcome = demo(&lab, &dir, args.timeout).await;
     if args.down {
+        stop_controller(&dir);
         let lab2 = lab.clone();
         tokio::task::spawn_blocking(move || lab2.down()).await??;
-        eprintln!("lab stopped");
-        return result;
+        eprintln!("controller and lab stopped");
+        return outcome.map(|_| ());
     }
-    result?;
+    let addr = outcome?;
     println!();
-    println!("The lab keeps running. Try:");
+    println!("The lab and the controller keep running. Try:");
     println!("  eval \"$(flotilla lab env)\"");
-    println!("  kubectl --context lab-us-west-2 -n flotilla-demo get deployments,pods");
-    println!("  bao status");
-    println!("  flotilla lab down");
+    println!(
+        "  export FLOTILLA_SERVER={addr} FLOTILLA_TOKEN=$(cat {})",
+        dir.join("api-token").display()
+    );
+    println!(
+        "  flotilla app list                      # also {addr}/ in a browser (with the token)"
+    );
+    println!("  flotilla app get gen-algo-dev-us-east-2");
+    println!("Push a change (the controller polls every 15 s; `flotilla app refresh` is at once):");
+    println!("  cd {}", dir.join("repo").display());
+    println!("  sed -i 's/replicas: 2/replicas: 3/' manifests/overlays/dev/us-east-2/api-deployment-patch.yaml");
+    println!(
+        "  git commit -qam 'east: 3 api replicas' && flotilla app refresh gen-algo-dev-us-east-2"
+    );
+    println!("  kubectl --context lab-us-east-2 -n gen-algo-dev-us-east-2 get deploy");
+    println!("Controller log: {}", dir.join("controller.log").display());
+    println!("Stop the controller and the lab: flotilla lab down");
     Ok(())
+}
+
+/// Prepares the repository, Vault and the configuration, starts the
+/// controller and waits. Returns the API address.
+async fn demo(lab: &Lab, dir: &Path, timeout: Duration) -> anyhow::Result<String> {
+    let state = lab
+        .state()?
+        .context("the lab has no state after starting")?;
+    let info = lab
+        .openbao()?
+        .context("the lab runs no OpenBao (it was started with --vault)")?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+
+    // The example as a Git repository pointing at the lab.
+    let example = flotilla_lab::example::source_example("multi-region");
+    if !example.is_dir() {
+        bail!(
+            "{} is missing: run the demo from Flotilla's source tree (cargo run -p flotilla -- demo)",
+            example.display()
+        );
+    }
+    let repo = dir.join("repo");
+    let commit = flotilla_lab::example::prepare_repo(&example, &repo, &state)?;
+    println!(
+        "git repository {} at {} (from {})",
+        repo.display(),
+        &commit[..7],
+        example.display()
+    );
+
+    // Vault: the example's VaultConfig, with Kubernetes auth pointed at the
+    // first lab region, and demo values for the secrets it lists.
+    let vault = flotilla_vault::VaultClient::new({
+        let mut c = flotilla_vault::ClientConfig::new(info.addr.clone());
+        c.ca_cert = Some(info.ca_cert.clone());
+        c.with_auth(flotilla_vault::AuthMethod::Token(
+            flotilla_core::SecretString::new(info.root_token.clone()),
+        ))
+    })?;
+    let vc_path = repo.join("manifests/vault/vault-config.yaml");
+    let mut doc = flotilla_vault::VaultConfig::load(&vc_path)?;
+    for method in &mut doc.spec.auth_methods {
+        if let Some(k) = method.kubernetes.as_mut() {
+            if let Some(first) = state.regions.values().next() {
+                k.kubernetes_host = first.server.clone();
+            }
+            k.kubernetes_ca_cert = None;
+            k.kubernetes_ca_cert_file = Some(lab.ca_path());
+        }
+    }
+    let plan = flotilla_vault::plan(&vault, &doc)
+        .await
+        .with_context(|| format!("planning {}", vc_path.display()))?;
+    flotilla_vault::apply(&vault, &plan)
+        .await
+        .with_context(|| format!("applying {}", vc_path.display()))?;
+    for secret in &doc.spec.secrets {
+        let data: flotilla_vault::SecretData = secret
+            .keys
+            .iter()
+            .map(|k| {
+                (
+                    k.clone(),
+                    serde_json::json!(format!("demo-{}", k.to_lowercase())),
+                )
+            })
+            .collect();
+        vault
+            .kv_write(&secret.path, &data)
+            .await
+            .with_context(|| format!("writing demo values to {}", secret.path))?;
+    }
+    println!(
+        "OpenBao {}: VaultConfig {} applied, demo values written",
+        info.addr, doc.metadata.name
+    );
+
+    // The controller's configuration.
+    let token = random_token();
+    write_private(&dir.join("api-token"), &token)?;
+    write_private(&dir.join("vault-token"), &info.root_token)?;
+    write_private(&dir.join("webhook-secret"), &random_token())?;
+    let port = free_port(8080);
+    let config = format!(
+        "# Written by `flotilla demo`.\n\
+stateDir: state\n\
+pollInterval: 15s\n\
+repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n\
+clusters:\n  kubeconfig: {kubeconfig}\n\
+applications:\n  - repo: {EXAMPLE_URL}\n    revision: HEAD\n    paths: [manifests/argocd/applicationset.yaml]\n\
+vault:\n  address: {vault}\n  tokenFrom: {{file: vault-token}}\n  caCert: {ca}\n\
+api:\n  listen: 127.0.0.1:{port}\n  tokenFrom: {{file: api-token}}\n\
+webhook:\n  github: {{secretFrom: {{file: webhook-secret}}}}\n",
+        repo = repo.display(),
+        kubeconfig = lab.kubeconfig_path().display(),
+        vault = info.addr,
+        ca = info.ca_cert.display(),
+    );
+    let config_path = dir.join("flotilla.yaml");
+    std::fs::write(&config_path, config)
+        .with_context(|| format!("writing {}", config_path.display()))?;
+
+    // The controller, in the background.
+    let log = std::fs::File::create(dir.join("controller.log"))
+        .with_context(|| format!("creating {}", dir.join("controller.log").display()))?;
+    let exe = std::env::current_exe().context("locating the flotilla binary")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["controller", "--config"])
+        .arg(&config_path)
+        .env("FLOTILLA_LOG", "flotilla_controller=info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("controller log")?)
+        .stderr(log);
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn().context("starting `flotilla controller`")?;
+    std::fs::write(dir.join("controller.pid"), child.id().to_string())
+        .context("writing controller.pid")?;
+    let addr = format!("http://127.0.0.1:{port}");
+    println!("controller started (pid {}), API on {addr}", child.id());
+
+    // Wait for every Application to be Synced and Healthy.
+    let apps = wait(&addr, &token, dir, timeout).await?;
+    println!();
+    let mut rows = vec![vec![
+        "APPLICATION".to_string(),
+        "CLUSTER".into(),
+        "NAMESPACE".into(),
+        "SYNC".into(),
+        "HEALTH".into(),
+        "REVISION".into(),
+    ]];
+    for a in &apps {
+        rows.push(vec![
+            a.name.clone(),
+            a.cluster.clone(),
+            a.namespace.clone(),
+            a.sync.clone(),
+            a.health.clone(),
+            a.revision.chars().take(7).collect(),
+        ]);
+    }
+    print_table(&rows);
+    Ok(addr)
+}
+
+async fn wait(
+    addr: &str,
+    token: &str,
+    dir: &Path,
+    timeout: Duration,
+) -> anyhow::Result<Vec<AppView>> {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let mut last: Vec<(String, String, String)> = Vec::new();
+    loop {
+        let apps: Option<Vec<AppView>> = match client
+            .get(format!("{addr}/api/v1/applications"))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        if let Some(apps) = apps {
+            let now: Vec<(String, String, String)> = apps
+                .iter()
+                .map(|a| (a.name.clone(), a.sync.clone(), a.health.clone()))
+                .collect();
+            if now != last {
+                for (name, sync, health) in &now {
+                    if !last
+                        .iter()
+                        .any(|l| &l.0 == name && &l.1 == sync && &l.2 == health)
+                    {
+                        println!(
+                            "  {:>5.1}s  {name}: {sync}, {health}",
+                            start.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+                last = now;
+            }
+            if apps.len() == REGIONS.len()
+                && apps
+                    .iter()
+                    .all(|a| a.sync == "Synced" && a.health == "Healthy")
+            {
+                println!(
+                    "every Application is Synced and Healthy ({:.1}s)",
+                    start.elapsed().as_secs_f64()
+                );
+                return Ok(apps);
+            }
+            if start.elapsed() > timeout {
+                let mut why = String::new();
+                for a in &apps {
+                    why.push_str(&format!("\n  {}: {}, {}", a.name, a.sync, a.health));
+                    for c in &a.conditions {
+                        why.push_str(&format!("\n    {}: {}", c.kind, c.message));
+                    }
+                }
+                bail!(
+                    "not every Application is Synced and Healthy after {}s:{why}\n(controller log: {})",
+                    timeout.as_secs(),
+                    dir.join("controller.log").display()
+                );
+            }
+        } else if start.elapsed() > timeout {
+            bail!(
+                "the controller's API at {addr} did not answer within {}s (log: {})",
+                timeout.as_secs(),
+                dir.join("controller.log").display()
+            );
+        }
+        if !controller_running(dir) {
+            bail!(
+                "the controller stopped:\n{}",
+                flotilla_lab::tail_lines(&dir.join("controller.log"), 20)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn pid_of(dir: &Path) -> Option<i32> {
+    std::fs::read_to_string(dir.join("controller.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn controller_running(dir: &Path) -> bool {
+    let Some(pid) = pid_of(dir) else {
+        return false;
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // Alive, not a zombie, and still our controller.
+    !stat.is_empty()
+        && !stat.contains(") Z ")
+        && String::from_utf8_lossy(&cmdline).contains("controller")
+}
+
+/// Stops a demo controller left running (SIGTERM, then SIGKILL after 10 s).
+pub fn stop_controller(dir: &Path) {
+    if !controller_running(dir) {
+        return;
+    }
+    let Some(pid) = pid_of(dir) else {
+        return;
+    };
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while controller_running(dir) && Instant::now() < deadline {
+        // Reap it if it is our child.
+        let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if controller_running(dir) {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = std::fs::remove_file(dir.join("controller.pid"));
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `preferred` when free on loopback, else any free port.
+fn free_port(preferred: u16) -> u16 {
+    if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return preferred;
+    }
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(preferred)
 }

@@ -209,6 +209,8 @@ pub async fn run(cmd: LabCmd) -> anyhow::Result<()> {
         }
         LabCmd::Down => {
             let lab = Lab::from_env();
+            // A controller `flotilla demo` left running reads this lab.
+            crate::demo::stop_controller(&crate::demo::demo_dir(&lab));
             tokio::task::spawn_blocking(move || lab.down()).await??;
             eprintln!("lab stopped");
             Ok(())

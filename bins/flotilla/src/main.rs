@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod app_cmd;
 mod appset_cmd;
+mod controller_cmd;
 mod demo;
 mod lab;
 mod progress;
@@ -46,6 +48,11 @@ enum Command {
     /// Vault: apply a VaultConfig, check manifests against Vault, init, unseal.
     #[command(subcommand)]
     Vault(vault_cmd::VaultCmd),
+    /// The long-running reconciler: watch Git, expand ApplicationSets, sync, serve the API.
+    Controller(controller_cmd::ControllerArgs),
+    /// Applications of a running controller: list, get, history, sync, rollback.
+    #[command(subcommand)]
+    App(app_cmd::AppCmd),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +98,8 @@ fn main() -> ExitCode {
             },
             Command::Sync(args) => sync_cmd::run_sync(args).await,
             Command::Status(args) => sync_cmd::run_status(args).await,
+            Command::Controller(args) => controller_cmd::run(args).await.map(|()| 0),
+            Command::App(cmd) => app_cmd::run(cmd).await,
         }
     });
     match result {

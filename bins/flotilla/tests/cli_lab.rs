@@ -128,25 +128,74 @@ fn lab_up_env_status_down_as_a_user_runs_them() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// The status table row of an Application in the demo's output.
+fn demo_row<'a>(stdout: &'a str, app: &str) -> Option<&'a str> {
+    stdout.lines().find(|l| l.starts_with(app))
+}
+
 #[test]
-fn demo_brings_up_two_regions_with_openbao_and_rolls_out_in_both() {
+fn demo_syncs_the_example_to_both_regions_through_the_controller() {
     let home = tempfile::tempdir().unwrap();
     let _down = Down(home.path());
     let out = flotilla(home.path(), &["demo", "--down"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}\n{}", stdout, text(&out.stderr));
-    for region in ["us-east-2", "us-west-2"] {
-        assert!(
-            stdout.contains(&format!(
-                "lab-{region}: deployment flotilla-demo/web Available"
-            )),
-            "{stdout}"
-        );
-    }
-    assert!(stdout.contains("openbao"), "{stdout}");
     assert!(
-        !stdout.contains("stopped") && !stdout.contains("unhealthy"),
+        stdout.contains("every Application is Synced and Healthy"),
         "{stdout}"
     );
+    for region in ["us-east-2", "us-west-2"] {
+        let app = format!("gen-algo-dev-{region}");
+        let row = demo_row(&stdout, &app).unwrap_or_else(|| panic!("no row for {app}: {stdout}"));
+        assert!(
+            row.contains(&format!("lab-{region}"))
+                && row.contains("Synced")
+                && row.contains("Healthy"),
+            "{row}"
+        );
+    }
+    assert!(stdout.contains("VaultConfig gen-algo applied"), "{stdout}");
     assert!(!home.path().join("lab").exists(), "--down removes the lab");
+}
+
+#[test]
+fn the_demo_leaves_a_controller_that_app_commands_reach_and_lab_down_stops() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let _down = Down(h);
+    let out = flotilla(h, &["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{}", stdout, text(&out.stderr));
+    let server = stdout
+        .lines()
+        .find_map(|l| l.split("FLOTILLA_SERVER=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no FLOTILLA_SERVER in {stdout}"))
+        .to_string();
+    let token = std::fs::read_to_string(h.join("demo/api-token")).unwrap();
+    let pid: i32 = std::fs::read_to_string(h.join("demo/controller.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let list = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env("FLOTILLA_HOME", h)
+        .env("FLOTILLA_SERVER", &server)
+        .env("FLOTILLA_TOKEN", token.trim())
+        .args(["app", "list"])
+        .output()
+        .unwrap();
+    let listed = text(&list.stdout);
+    assert!(list.status.success(), "{listed}{}", text(&list.stderr));
+    assert!(
+        listed.contains("gen-algo-dev-us-east-2") && listed.contains("Healthy"),
+        "{listed}"
+    );
+    let out = flotilla(h, &["lab", "down"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the demo controller survived `lab down`"
+    );
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use flotilla_core::{Application, ApplicationSource, Manifest};
-use flotilla_git::{GitCache, GitError, Tree};
+use flotilla_git::{CommitId, GitCache, GitError, Transport, Tree};
 use flotilla_render::{DirectoryOptions, RenderError, RenderOptions};
 use flotilla_vault::{resolve_manifests, ResolveError, ResolveOptions, VaultClient};
 
@@ -69,6 +69,28 @@ pub enum SourceFailure {
     },
 }
 
+/// Where one source of an Application stands: the commit its
+/// `targetRevision` resolved to, or a plain directory (no commit).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SourceRevision {
+    /// Repository URL as written.
+    pub repo: String,
+    /// The revision as written (`HEAD` when empty).
+    pub target: String,
+    /// The commit, or `None` for a repository substituted by a plain
+    /// directory (read as it is now).
+    pub commit: Option<CommitId>,
+}
+
+impl SourceRevision {
+    /// The commit in full, or `local` for a plain directory.
+    pub fn display(&self) -> String {
+        self.commit
+            .map(|c| c.to_hex())
+            .unwrap_or_else(|| "local".into())
+    }
+}
+
 /// Renders Applications' sources from Git.
 #[derive(Clone)]
 pub struct SourceResolver {
@@ -100,6 +122,96 @@ impl SourceResolver {
         &self.cache
     }
 
+    /// Where each rendered source of `app` stands in the cache, without
+    /// contacting the remote (the caller fetches the repositories first):
+    /// a commit for `targetRevision`s resolved against what was fetched last,
+    /// a full commit id as it is (fetched only if missing).
+    pub async fn revisions(&self, app: &Application) -> Result<Vec<SourceRevision>, SourceFailure> {
+        let mut out = Vec::new();
+        for source in app.sources() {
+            if source.is_ref_only() || source.is_helm_chart() {
+                continue;
+            }
+            let Some(repo) = source.repo_url.clone() else {
+                continue;
+            };
+            let target = target_revision(source);
+            let git_err = |source: GitError| SourceFailure::Git {
+                app: app.name().to_string(),
+                repo: repo.clone(),
+                revision: target.clone(),
+                source,
+            };
+            if self.is_plain_directory(&repo).map_err(git_err)? {
+                out.push(SourceRevision {
+                    repo,
+                    target,
+                    commit: None,
+                });
+                continue;
+            }
+            let commit = match target.parse::<CommitId>() {
+                Ok(c) => c,
+                Err(_) => match self.cache.resolve_cached(&repo, &target).await {
+                    Ok(r) => r.commit,
+                    // Never fetched yet (or the ref is new): ask the remote.
+                    Err(_) => {
+                        self.cache
+                            .fetch_revision(&repo, &target)
+                            .await
+                            .map_err(git_err)?
+                            .commit
+                    }
+                },
+            };
+            out.push(SourceRevision {
+                repo,
+                target,
+                commit: Some(commit),
+            });
+        }
+        Ok(out)
+    }
+
+    /// True when `url` is substituted by a directory that is not a Git
+    /// repository.
+    pub fn is_plain_directory(&self, url: &str) -> Result<bool, GitError> {
+        let u = self.cache.effective_url(url)?;
+        Ok(match u.transport() {
+            Transport::File { path } => {
+                path.is_dir()
+                    && !path.join(".git").exists()
+                    && !(path.join("HEAD").is_file() && path.join("objects").is_dir())
+            }
+            _ => false,
+        })
+    }
+
+    /// The desired manifests of `app` at the given source revisions (from
+    /// [`SourceResolver::revisions`]): no remote is contacted unless a
+    /// commit is missing from the cache.
+    pub async fn desired_at(
+        &self,
+        app: &Application,
+        revisions: &[SourceRevision],
+    ) -> Result<Vec<Manifest>, SourceFailure> {
+        let mut out = Vec::new();
+        let mut at = revisions.iter();
+        for source in app.sources() {
+            if source.is_ref_only() {
+                continue;
+            }
+            let pinned = if source.is_helm_chart() || source.repo_url.is_none() {
+                None
+            } else {
+                at.next()
+            };
+            out.extend(self.render_source_at(app, source, pinned).await?);
+        }
+        self.resolve_secrets(app, &mut out).await?;
+        Ok(out)
+    }
+
     /// The desired manifests of `app`: every source rendered, in order
     /// (`ref`-only sources, which only provide value files, are skipped).
     pub async fn desired(&self, app: &Application) -> Result<Vec<Manifest>, SourceFailure> {
@@ -108,7 +220,7 @@ impl SourceResolver {
             if source.is_ref_only() {
                 continue;
             }
-            out.extend(self.render_source(app, source).await?);
+            out.extend(self.render_source_at(app, source, None).await?);
         }
         self.resolve_secrets(app, &mut out).await?;
         Ok(out)
@@ -149,10 +261,11 @@ impl SourceResolver {
         Ok(())
     }
 
-    async fn render_source(
+    async fn render_source_at(
         &self,
         app: &Application,
         source: &ApplicationSource,
+        pinned: Option<&SourceRevision>,
     ) -> Result<Vec<Manifest>, SourceFailure> {
         let name = app.name().to_string();
         if source.is_helm_chart() {
@@ -171,21 +284,26 @@ impl SourceResolver {
                 app: name.clone(),
                 message: "a source has no repoURL".into(),
             })?;
-        let revision = source
-            .target_revision
-            .clone()
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "HEAD".into());
-        let tree: Arc<dyn Tree> =
-            self.cache
+        let revision = target_revision(source);
+        let git_err = |source: GitError| SourceFailure::Git {
+            app: name.clone(),
+            repo: repo.clone(),
+            revision: revision.clone(),
+            source,
+        };
+        let tree: Arc<dyn Tree> = match pinned.and_then(|p| p.commit) {
+            Some(commit) => Arc::new(
+                self.cache
+                    .snapshot_commit(&repo, commit)
+                    .await
+                    .map_err(git_err)?,
+            ),
+            None => self
+                .cache
                 .open_tree(&repo, &revision)
                 .await
-                .map_err(|source| SourceFailure::Git {
-                    app: name.clone(),
-                    repo: repo.clone(),
-                    revision: revision.clone(),
-                    source,
-                })?;
+                .map_err(git_err)?,
+        };
         let path = source.path.clone().unwrap_or_else(|| ".".into());
         let mut options = self.options.clone();
         if let Some(d) = &source.directory {
@@ -212,6 +330,14 @@ impl SourceResolver {
         })?;
         Ok(rendered.manifests)
     }
+}
+
+fn target_revision(source: &ApplicationSource) -> String {
+    source
+        .target_revision
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "HEAD".into())
 }
 
 #[cfg(test)]

@@ -28,6 +28,65 @@ pub const REGION_COMPONENTS: [&str; 5] = [
     "kwok",
 ];
 
+/// kwok Stages that play a cloud's load balancer: an Ingress, and a Service
+/// of type LoadBalancer, get `status.loadBalancer.ingress: [{ip: 127.0.0.1}]`
+/// as soon as they exist, so they become Healthy as on a cloud (Argo CD and
+/// Flotilla call them Progressing until they have an address). Given to kwok
+/// with `--config`; its default Node and Pod stages still apply, as they do
+/// when no Stage names those kinds.
+const KWOK_LOAD_BALANCER_STAGES: &str = r#"apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ingress-load-balancer
+spec:
+  resourceRef:
+    apiGroup: networking.k8s.io/v1
+    kind: Ingress
+  selector:
+    matchExpressions:
+    - key: .metadata.deletionTimestamp
+      operator: DoesNotExist
+    - key: .status.loadBalancer.ingress
+      operator: DoesNotExist
+  next:
+    patches:
+    - subresource: status
+      root: status
+      type: merge
+      template: |
+        loadBalancer:
+          ingress:
+          - ip: 127.0.0.1
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: service-load-balancer
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Service
+  selector:
+    matchExpressions:
+    - key: .metadata.deletionTimestamp
+      operator: DoesNotExist
+    - key: .spec.type
+      operator: In
+      values:
+      - LoadBalancer
+    - key: .status.loadBalancer.ingress
+      operator: DoesNotExist
+  next:
+    patches:
+    - subresource: status
+      root: status
+      type: merge
+      template: |
+        loadBalancer:
+          ingress:
+          - ip: 127.0.0.1
+"#;
+
 /// How a lab is brought up.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -565,6 +624,8 @@ impl Lab {
         let sched_kc = write_kc("kube-scheduler", &sched_cert)?;
         let kwok_kc = write_kc("kwok", &kwok_cert)?;
         let admin_kc = write_kc("admin", &admin)?;
+        let kwok_config = dir.join("kwok.yaml");
+        fs::write(&kwok_config, KWOK_LOAD_BALANCER_STAGES).map_err(io("writing", &kwok_config))?;
 
         // Simulated nodes (kwok manages the ones annotated as fake).
         let client = client_for(&admin_kc, &format!("lab-{region}"), region).await?;
@@ -606,6 +667,7 @@ impl Lab {
                 kwok_kc.clone(),
                 vec![
                     format!("--kubeconfig={}", kwok_kc.display()),
+                    format!("--config={}", kwok_config.display()),
                     "--manage-all-nodes=false".into(),
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
                     "--manage-nodes-with-label-selector=".into(),
@@ -991,6 +1053,33 @@ mod tests {
         }
         for bad in ["", "US", "1a", "a/b", "a b", "../x"] {
             assert!(validate_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kwok_stages_give_ingresses_and_load_balancers_an_address() {
+        let docs: Vec<serde_json::Value> =
+            serde_yaml_ng::Deserializer::from_str(KWOK_LOAD_BALANCER_STAGES)
+                .map(|d| serde::Deserialize::deserialize(d).unwrap())
+                .collect();
+        let refs: Vec<(&str, &str)> = docs
+            .iter()
+            .map(|d| {
+                assert_eq!(d["kind"], "Stage");
+                let r = &d["spec"]["resourceRef"];
+                (r["apiGroup"].as_str().unwrap(), r["kind"].as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [("networking.k8s.io/v1", "Ingress"), ("v1", "Service")]
+        );
+        for d in &docs {
+            let patch = &d["spec"]["next"]["patches"][0];
+            assert_eq!(patch["subresource"], "status");
+            let status: serde_json::Value =
+                serde_yaml_ng::from_str(patch["template"].as_str().unwrap()).unwrap();
+            assert_eq!(status["loadBalancer"]["ingress"][0]["ip"], "127.0.0.1");
         }
     }
 

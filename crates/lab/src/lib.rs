@@ -16,6 +16,7 @@
 
 pub mod assets;
 mod error;
+pub mod example;
 pub mod git_http;
 pub mod kubeconfig;
 mod lab;

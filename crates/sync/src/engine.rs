@@ -750,20 +750,27 @@ impl SyncEngine {
         }
         let conc = self.settings.concurrency.max(1);
         let conn_ref = &conn;
-        let lists: Vec<Vec<Value>> = futures::stream::iter(groups)
-            .map(|((_, _, _, ns), t)| async move {
-                let api = api_for(conn_ref, &t, &ns);
-                list_all(&api, ListParams::default(), &t)
-                    .await
-                    .map_err(|e| SyncError::Request {
-                        cluster: conn_ref.name().to_string(),
-                        operation: format!("listing {} in namespace {ns:?}", t.api_resource.plural),
-                        message: e.to_string(),
-                    })
-            })
-            .buffer_unordered(conc)
-            .try_collect()
-            .await?;
+        let lists: Vec<Vec<Value>> = futures::stream::iter(
+            groups
+                .into_iter()
+                .map(|((_, _, _, ns), t)| async move {
+                    let api = api_for(conn_ref, &t, &ns);
+                    list_all(&api, ListParams::default(), &t)
+                        .await
+                        .map_err(|e| SyncError::Request {
+                            cluster: conn_ref.name().to_string(),
+                            operation: format!(
+                                "listing {} in namespace {ns:?}",
+                                t.api_resource.plural
+                            ),
+                            message: e.to_string(),
+                        })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
         let mut live: HashMap<ObjKey, Value> = HashMap::new();
         for v in lists.into_iter().flatten() {
             let (g, _) = group_of(v.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
@@ -791,75 +798,84 @@ impl SyncEngine {
             .chain(&hooks)
             .map(DesiredObject::key)
             .collect();
-        let tracked: Vec<Vec<Extraneous>> = futures::stream::iter(index.prunable().iter().cloned())
-            .map(|t| {
-                let selector = selector.clone();
-                let app_name = app_name.clone();
-                let desired_keys = &desired_keys;
-                async move {
-                    let api: Api<DynamicObject> =
-                        Api::all_with(conn_ref.client().clone(), &t.api_resource);
-                    let mut lp = ListParams::default().limit(500);
-                    if !selector.is_empty() {
-                        lp = lp.labels(&selector);
-                    }
-                    let mut found = Vec::new();
-                    loop {
-                        let list = match api.list_metadata(&lp).await {
-                            Ok(l) => l,
-                            Err(kube::Error::Api(s))
-                                if s.code == 404 || s.code == 405 || s.code == 403 =>
-                            {
-                                break
-                            }
-                            Err(e) => {
-                                return Err(SyncError::Request {
-                                    cluster: conn_ref.name().to_string(),
-                                    operation: format!("listing tracked {}", t.api_resource.plural),
-                                    message: e.to_string(),
-                                })
-                            }
-                        };
-                        let token = list.metadata.continue_.clone();
-                        for item in list.items {
-                            let mut v = serde_json::to_value(&item).unwrap_or(Value::Null);
-                            v["apiVersion"] = json!(t.api_resource.api_version);
-                            v["kind"] = json!(t.api_resource.kind);
-                            if !tracking::is_tracked_by(&v, &app_name, method) {
-                                continue;
-                            }
-                            let ns = meta_str(&v, "namespace").to_string();
-                            let name = meta_str(&v, "name").to_string();
-                            let key = (
-                                t.api_resource.group.clone(),
-                                t.api_resource.kind.clone(),
-                                ns.clone(),
-                                name.clone(),
-                            );
-                            if desired_keys.contains(&key) {
-                                continue;
-                            }
-                            let m = Manifest::from_value(v.clone()).unwrap_or_default();
-                            found.push(Extraneous {
-                                rtype: t.clone(),
-                                namespace: ns,
-                                name,
-                                wave: m.sync_wave().unwrap_or(0),
-                                options: m.sync_options(),
-                                hook: !m.hook_types().unwrap_or_default().is_empty(),
-                            });
+        let tracked: Vec<Vec<Extraneous>> = futures::stream::iter(
+            index
+                .prunable()
+                .iter()
+                .cloned()
+                .map(|t| {
+                    let selector = selector.clone();
+                    let app_name = app_name.clone();
+                    let desired_keys = &desired_keys;
+                    async move {
+                        let api: Api<DynamicObject> =
+                            Api::all_with(conn_ref.client().clone(), &t.api_resource);
+                        let mut lp = ListParams::default().limit(500);
+                        if !selector.is_empty() {
+                            lp = lp.labels(&selector);
                         }
-                        match token {
-                            Some(tk) if !tk.is_empty() => lp = lp.continue_token(&tk),
-                            _ => break,
+                        let mut found = Vec::new();
+                        loop {
+                            let list = match api.list_metadata(&lp).await {
+                                Ok(l) => l,
+                                Err(kube::Error::Api(s))
+                                    if s.code == 404 || s.code == 405 || s.code == 403 =>
+                                {
+                                    break
+                                }
+                                Err(e) => {
+                                    return Err(SyncError::Request {
+                                        cluster: conn_ref.name().to_string(),
+                                        operation: format!(
+                                            "listing tracked {}",
+                                            t.api_resource.plural
+                                        ),
+                                        message: e.to_string(),
+                                    })
+                                }
+                            };
+                            let token = list.metadata.continue_.clone();
+                            for item in list.items {
+                                let mut v = serde_json::to_value(&item).unwrap_or(Value::Null);
+                                v["apiVersion"] = json!(t.api_resource.api_version);
+                                v["kind"] = json!(t.api_resource.kind);
+                                if !tracking::is_tracked_by(&v, &app_name, method) {
+                                    continue;
+                                }
+                                let ns = meta_str(&v, "namespace").to_string();
+                                let name = meta_str(&v, "name").to_string();
+                                let key = (
+                                    t.api_resource.group.clone(),
+                                    t.api_resource.kind.clone(),
+                                    ns.clone(),
+                                    name.clone(),
+                                );
+                                if desired_keys.contains(&key) {
+                                    continue;
+                                }
+                                let m = Manifest::from_value(v.clone()).unwrap_or_default();
+                                found.push(Extraneous {
+                                    rtype: t.clone(),
+                                    namespace: ns,
+                                    name,
+                                    wave: m.sync_wave().unwrap_or(0),
+                                    options: m.sync_options(),
+                                    hook: !m.hook_types().unwrap_or_default().is_empty(),
+                                });
+                            }
+                            match token {
+                                Some(tk) if !tk.is_empty() => lp = lp.continue_token(&tk),
+                                _ => break,
+                            }
                         }
+                        Ok(found)
                     }
-                    Ok(found)
-                }
-            })
-            .buffer_unordered(conc)
-            .try_collect()
-            .await?;
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
         let mut extraneous: Vec<Extraneous> = tracked.into_iter().flatten().collect();
         extraneous.sort_by(|a, b| {
             (kind_rank(&a.rtype.api_resource.kind), &a.namespace, &a.name).cmp(&(
@@ -1222,92 +1238,96 @@ impl SyncEngine {
     ) -> Result<Vec<Compared>> {
         let force_default = self.force_default(app, None);
         let conc = self.settings.concurrency.max(1);
-        let results: Vec<Result<Compared>> = futures::stream::iter(s.objects.iter())
-            .map(|o| async move {
-                let live = s.live.get(&o.key());
-                let Some(live) = live else {
-                    let diff = if with_diff {
-                        let mut d = o.obj.clone();
-                        strip_hash(&mut d);
-                        diff::mask_secret(&mut d);
-                        diff::unified_yaml_diff(None, Some(&d), &o.display())
-                    } else {
-                        None
-                    };
-                    return Ok(Compared {
-                        status: ResourceSyncStatus::Missing,
-                        refresh_hash: false,
-                        predicted: None,
-                        diff,
-                        message: String::new(),
-                    });
-                };
-                let mut desired = o.obj.clone();
-                diff::fold_string_data(&mut desired);
-                if o.options.respect_ignore_differences() == Some(true)
-                    || app.spec.sync_options().respect_ignore_differences() == Some(true)
-                {
-                    s.rules.respect(&mut desired, live)?;
-                }
-                strip_hash(&mut desired);
-                let mut desired_n = diff::normalize(&desired);
-                s.rules.apply(&mut desired_n, Some(live))?;
-                let mut live_n = diff::normalize(live);
-                s.rules.apply(&mut live_n, Some(live))?;
-                let hash_matches =
-                    annotation(live, DESIRED_HASH_ANNOTATION) == Some(o.hash.as_str());
-                if hash_matches && diff::is_subset(&desired_n, &live_n) {
-                    return Ok(Compared {
-                        status: ResourceSyncStatus::Synced,
-                        refresh_hash: false,
-                        predicted: None,
-                        diff: None,
-                        message: String::new(),
-                    });
-                }
-                // Ask the server what applying would give.
-                let force = force_default || o.options.force() == Some(true);
-                let (predicted, message) = match self.apply_one(&s.conn, o, true, force).await {
-                    Ok(p) => (p, String::new()),
-                    Err(SyncError::Conflict { managers, .. }) if !force => {
-                        let p = self.apply_one(&s.conn, o, true, true).await?;
-                        (p, format!("fields owned by {} differ", managers.join(", ")))
-                    }
-                    Err(e) => {
+        let results: Vec<Result<Compared>> = futures::stream::iter(
+            s.objects
+                .iter()
+                .map(|o| async move {
+                    let live = s.live.get(&o.key());
+                    let Some(live) = live else {
+                        let diff = if with_diff {
+                            let mut d = o.obj.clone();
+                            strip_hash(&mut d);
+                            diff::mask_secret(&mut d);
+                            diff::unified_yaml_diff(None, Some(&d), &o.display())
+                        } else {
+                            None
+                        };
                         return Ok(Compared {
-                            status: ResourceSyncStatus::OutOfSync,
+                            status: ResourceSyncStatus::Missing,
+                            refresh_hash: false,
+                            predicted: None,
+                            diff,
+                            message: String::new(),
+                        });
+                    };
+                    let mut desired = o.obj.clone();
+                    diff::fold_string_data(&mut desired);
+                    if o.options.respect_ignore_differences() == Some(true)
+                        || app.spec.sync_options().respect_ignore_differences() == Some(true)
+                    {
+                        s.rules.respect(&mut desired, live)?;
+                    }
+                    strip_hash(&mut desired);
+                    let mut desired_n = diff::normalize(&desired);
+                    s.rules.apply(&mut desired_n, Some(live))?;
+                    let mut live_n = diff::normalize(live);
+                    s.rules.apply(&mut live_n, Some(live))?;
+                    let hash_matches =
+                        annotation(live, DESIRED_HASH_ANNOTATION) == Some(o.hash.as_str());
+                    if hash_matches && diff::is_subset(&desired_n, &live_n) {
+                        return Ok(Compared {
+                            status: ResourceSyncStatus::Synced,
                             refresh_hash: false,
                             predicted: None,
                             diff: None,
-                            message: e.to_string(),
-                        })
+                            message: String::new(),
+                        });
                     }
-                };
-                let mut pred_n = diff::normalize(&predicted);
-                s.rules.apply(&mut pred_n, Some(live))?;
-                let synced = pred_n == live_n;
-                let diff = if !synced && with_diff {
-                    let (mut a, mut b) = (live_n.clone(), pred_n.clone());
-                    diff::mask_secret_pair(Some(&mut a), Some(&mut b));
-                    diff::unified_yaml_diff(Some(&a), Some(&b), &o.display())
-                } else {
-                    None
-                };
-                Ok(Compared {
-                    status: if synced {
-                        ResourceSyncStatus::Synced
+                    // Ask the server what applying would give.
+                    let force = force_default || o.options.force() == Some(true);
+                    let (predicted, message) = match self.apply_one(&s.conn, o, true, force).await {
+                        Ok(p) => (p, String::new()),
+                        Err(SyncError::Conflict { managers, .. }) if !force => {
+                            let p = self.apply_one(&s.conn, o, true, true).await?;
+                            (p, format!("fields owned by {} differ", managers.join(", ")))
+                        }
+                        Err(e) => {
+                            return Ok(Compared {
+                                status: ResourceSyncStatus::OutOfSync,
+                                refresh_hash: false,
+                                predicted: None,
+                                diff: None,
+                                message: e.to_string(),
+                            })
+                        }
+                    };
+                    let mut pred_n = diff::normalize(&predicted);
+                    s.rules.apply(&mut pred_n, Some(live))?;
+                    let synced = pred_n == live_n;
+                    let diff = if !synced && with_diff {
+                        let (mut a, mut b) = (live_n.clone(), pred_n.clone());
+                        diff::mask_secret_pair(Some(&mut a), Some(&mut b));
+                        diff::unified_yaml_diff(Some(&a), Some(&b), &o.display())
                     } else {
-                        ResourceSyncStatus::OutOfSync
-                    },
-                    refresh_hash: synced && !hash_matches,
-                    predicted: Some(predicted),
-                    diff,
-                    message,
+                        None
+                    };
+                    Ok(Compared {
+                        status: if synced {
+                            ResourceSyncStatus::Synced
+                        } else {
+                            ResourceSyncStatus::OutOfSync
+                        },
+                        refresh_hash: synced && !hash_matches,
+                        predicted: Some(predicted),
+                        diff,
+                        message,
+                    })
                 })
-            })
-            .buffered(conc)
-            .collect()
-            .await;
+                .collect::<Vec<_>>(),
+        )
+        .buffered(conc)
+        .collect()
+        .await;
         results.into_iter().collect()
     }
 
@@ -1610,57 +1630,62 @@ impl Run<'_> {
             .chain(snapshot.hooks.iter().filter(|_| hooks_needed))
             .collect();
         let conn_ref = &conn;
-        let failures: Vec<Option<ValidationFailure>> = futures::stream::iter(targets)
-            .map(|o| async move {
-                // A kind whose CRD is part of this sync is validated once the CRD is established.
-                o.rtype.as_ref()?;
-                let force = force || o.options.force() == Some(true);
-                let mut obj = o.obj.clone();
-                let mut namespace = o.namespace.clone();
-                if o.rtype.as_ref().is_some_and(|t| t.namespaced) && !existing.contains(&namespace)
-                {
-                    // Its namespace is created by this sync: validate in an existing one.
-                    namespace = "default".into();
-                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.insert("namespace".into(), json!("default"));
+        let failures: Vec<Option<ValidationFailure>> = futures::stream::iter(
+            targets
+                .into_iter()
+                .map(|o| async move {
+                    // A kind whose CRD is part of this sync is validated once the CRD is established.
+                    o.rtype.as_ref()?;
+                    let force = force || o.options.force() == Some(true);
+                    let mut obj = o.obj.clone();
+                    let mut namespace = o.namespace.clone();
+                    if o.rtype.as_ref().is_some_and(|t| t.namespaced)
+                        && !existing.contains(&namespace)
+                    {
+                        // Its namespace is created by this sync: validate in an existing one.
+                        namespace = "default".into();
+                        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.insert("namespace".into(), json!("default"));
+                        }
                     }
-                }
-                let r = if o.hook.is_some() && !o.generate_name {
-                    // A named hook is deleted and created anew: validate it as a
-                    // creation (under a generated name), not as a change of the
-                    // previous run's object, whose spec may be immutable.
-                    let mut fresh = o.clone();
-                    fresh.generate_name = true;
-                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.remove("name");
-                        m.insert("generateName".into(), json!(format!("{}-", o.name)));
+                    let r = if o.hook.is_some() && !o.generate_name {
+                        // A named hook is deleted and created anew: validate it as a
+                        // creation (under a generated name), not as a change of the
+                        // previous run's object, whose spec may be immutable.
+                        let mut fresh = o.clone();
+                        fresh.generate_name = true;
+                        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("name");
+                            m.insert("generateName".into(), json!(format!("{}-", o.name)));
+                        }
+                        engine
+                            .apply_value(conn_ref, &fresh, &obj, &namespace, true, true)
+                            .await
+                    } else if namespace == o.namespace {
+                        engine.apply_one(conn_ref, o, true, force).await
+                    } else {
+                        // Schema validation only: another namespace's owners are irrelevant.
+                        engine
+                            .apply_value(conn_ref, o, &obj, &namespace, true, true)
+                            .await
+                    };
+                    match r {
+                        Ok(_) => None,
+                        Err(e) => Some(ValidationFailure {
+                            resource: o.display(),
+                            location: o.location.clone(),
+                            reason: match e {
+                                SyncError::Resource { message, .. } => message,
+                                other => other.to_string(),
+                            },
+                        }),
                     }
-                    engine
-                        .apply_value(conn_ref, &fresh, &obj, &namespace, true, true)
-                        .await
-                } else if namespace == o.namespace {
-                    engine.apply_one(conn_ref, o, true, force).await
-                } else {
-                    // Schema validation only: another namespace's owners are irrelevant.
-                    engine
-                        .apply_value(conn_ref, o, &obj, &namespace, true, true)
-                        .await
-                };
-                match r {
-                    Ok(_) => None,
-                    Err(e) => Some(ValidationFailure {
-                        resource: o.display(),
-                        location: o.location.clone(),
-                        reason: match e {
-                            SyncError::Resource { message, .. } => message,
-                            other => other.to_string(),
-                        },
-                    }),
-                }
-            })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(conc)
+        .collect()
+        .await;
         let failures: Vec<ValidationFailure> = failures.into_iter().flatten().collect();
         if !failures.is_empty() {
             for f in &failures {
@@ -1772,18 +1797,23 @@ impl Run<'_> {
         let snapshot = &*s;
         let conn_ref = &conn;
         let cancel = &self.settings.cancel;
-        let outcomes: Vec<(usize, Result<Value>)> = futures::stream::iter(group.iter().copied())
-            .map(|i| async move {
-                let o = &snapshot.objects[i];
-                let force = force || o.options.force() == Some(true);
-                if cancel.is_cancelled() {
-                    return (i, Err(SyncError::Cancelled));
-                }
-                (i, engine.apply_one(conn_ref, o, false, force).await)
-            })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
+        let outcomes: Vec<(usize, Result<Value>)> = futures::stream::iter(
+            group
+                .iter()
+                .copied()
+                .map(|i| async move {
+                    let o = &snapshot.objects[i];
+                    let force = force || o.options.force() == Some(true);
+                    if cancel.is_cancelled() {
+                        return (i, Err(SyncError::Cancelled));
+                    }
+                    (i, engine.apply_one(conn_ref, o, false, force).await)
+                })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(conc)
+        .collect()
+        .await;
         let mut errors = Vec::new();
         for (i, r) in outcomes {
             let o = &s.objects[i];
@@ -2195,37 +2225,41 @@ impl Run<'_> {
             let conc = self.engine.settings.concurrency.max(1);
             let conn_ref = &conn;
             let policy = app_policy.clone();
-            let outcomes: Vec<(Extraneous, Result<()>)> = futures::stream::iter(deletable)
-                .map(|e| {
-                    let policy = e
-                        .options
-                        .prune_propagation_policy()
-                        .map(str::to_string)
-                        .or_else(|| policy.clone());
-                    async move {
-                        let api = api_for(conn_ref, &e.rtype, &e.namespace);
-                        let propagation = match policy.as_deref() {
-                            Some("background") => PropagationPolicy::Background,
-                            Some("orphan") => PropagationPolicy::Orphan,
-                            _ => PropagationPolicy::Foreground,
-                        };
-                        let dp = DeleteParams {
-                            propagation_policy: Some(propagation),
-                            ..Default::default()
-                        };
-                        let r = match api.delete(&e.name, &dp).await {
-                            Ok(_) => Ok(()),
-                            Err(kube::Error::Api(st)) if st.code == 404 => Ok(()),
-                            Err(err) => {
-                                Err(kube_error(conn_ref, &e.display(), "delete", err, None))
-                            }
-                        };
-                        (e, r)
-                    }
-                })
-                .buffer_unordered(conc)
-                .collect()
-                .await;
+            let outcomes: Vec<(Extraneous, Result<()>)> = futures::stream::iter(
+                deletable
+                    .into_iter()
+                    .map(|e| {
+                        let policy = e
+                            .options
+                            .prune_propagation_policy()
+                            .map(str::to_string)
+                            .or_else(|| policy.clone());
+                        async move {
+                            let api = api_for(conn_ref, &e.rtype, &e.namespace);
+                            let propagation = match policy.as_deref() {
+                                Some("background") => PropagationPolicy::Background,
+                                Some("orphan") => PropagationPolicy::Orphan,
+                                _ => PropagationPolicy::Foreground,
+                            };
+                            let dp = DeleteParams {
+                                propagation_policy: Some(propagation),
+                                ..Default::default()
+                            };
+                            let r = match api.delete(&e.name, &dp).await {
+                                Ok(_) => Ok(()),
+                                Err(kube::Error::Api(st)) if st.code == 404 => Ok(()),
+                                Err(err) => {
+                                    Err(kube_error(conn_ref, &e.display(), "delete", err, None))
+                                }
+                            };
+                            (e, r)
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .buffer_unordered(conc)
+            .collect()
+            .await;
             let mut errors = Vec::new();
             for (e, outcome) in outcomes {
                 let mut r = e.result();
