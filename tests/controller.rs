@@ -290,6 +290,37 @@ async fn the_example_converges_and_follows_git_webhooks_drift_rollback_and_remov
     .await;
     eprintln!("drift healed in {healed:?}");
 
+    // A generator error (the article's `//` comment in a config.json)
+    // changes nothing that exists, and is reported with its place.
+    let config_json = "manifests/overlays/dev/us-west-2/config.json";
+    let good = std::fs::read_to_string(env.work.join(config_json)).expect("config.json");
+    let broken = env.commit(
+        config_json,
+        |t| t.replacen("{", "{ // obtain from your kubeconfig\n", 1),
+        "a comment in config.json",
+    );
+    post_webhook(&ctl.base, &env, &broken).await;
+    let (error, _) = eventually("the generator error", Duration::from_secs(15), || {
+        ctl.controller
+            .application_sets()
+            .into_iter()
+            .find_map(|s| s.error)
+    })
+    .await;
+    assert!(error.contains("us-west-2/config.json:1:3"), "{error}");
+    assert_eq!(ctl.controller.applications().len(), 2);
+    assert_eq!(api_replicas(&env, "us-west-2"), "1");
+    let fixed = env.commit(config_json, |_| good.clone(), "fix config.json");
+    post_webhook(&ctl.base, &env, &fixed).await;
+    eventually("the error cleared", Duration::from_secs(15), || {
+        ctl.controller
+            .application_sets()
+            .iter()
+            .all(|s| s.error.is_none())
+            .then_some(())
+    })
+    .await;
+
     // 4. Rollback restores the earlier revision and stops automated sync.
     let history = ctl.controller.history(&east).expect("history");
     assert!(history.len() >= 2, "{history:?}");

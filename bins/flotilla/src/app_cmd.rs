@@ -432,56 +432,38 @@ fn list_rows(apps: &[AppView], wide: bool) -> Vec<Vec<String>> {
 }
 
 fn resource_rows(resources: &[ResourceView], wide: bool) -> Vec<Vec<String>> {
-    let mut rows = vec![[
-        "GROUP",
-        "KIND",
-        "NAMESPACE",
-        "NAME",
-        "STATUS",
-        "HEALTH",
-        "MESSAGE",
-    ]
-    .map(String::from)
-    .to_vec()];
-    for r in resources {
-        rows.push(vec![
-            r.group.clone(),
-            r.kind.clone(),
-            r.namespace.clone(),
-            r.name.clone(),
-            r.status.clone(),
-            r.health.clone().unwrap_or_default(),
-            cell(&r.message, wide),
-        ]);
-    }
-    rows
+    resource_table(resources, wide, false)
 }
 
 /// The per-resource results of an operation.
 fn result_rows(resources: &[ResourceView], wide: bool) -> Vec<Vec<String>> {
-    let mut rows = vec![[
-        "GROUP",
-        "KIND",
-        "NAMESPACE",
-        "NAME",
-        "RESULT",
-        "STATUS",
-        "HEALTH",
-        "MESSAGE",
-    ]
-    .map(String::from)
-    .to_vec()];
+    resource_table(resources, wide, true)
+}
+
+/// Resources as table rows; with `result`, what the operation did to each.
+fn resource_table(resources: &[ResourceView], wide: bool, result: bool) -> Vec<Vec<String>> {
+    let mut header = vec!["GROUP", "KIND", "NAMESPACE", "NAME"];
+    if result {
+        header.push("RESULT");
+    }
+    header.extend(["STATUS", "HEALTH", "MESSAGE"]);
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for r in resources {
-        rows.push(vec![
+        let mut row = vec![
             r.group.clone(),
             r.kind.clone(),
             r.namespace.clone(),
             r.name.clone(),
-            r.operation.clone().unwrap_or_else(|| "Unchanged".into()),
+        ];
+        if result {
+            row.push(r.operation.clone().unwrap_or_else(|| "Unchanged".into()));
+        }
+        row.extend([
             r.status.clone(),
             r.health.clone().unwrap_or_default(),
             cell(&r.message, wide),
         ]);
+        rows.push(row);
     }
     rows
 }

@@ -33,7 +33,6 @@ use flotilla_sync::{
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher;
-use serde_json::Value;
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::appsets::{expand, RepoSnapshots, Resolution};
@@ -48,6 +47,10 @@ use crate::views::{
 
 /// The label Argo CD (and Flotilla) put on every resource of an Application.
 const INSTANCE_LABEL: &str = flotilla_core::annotations::INSTANCE_LABEL;
+
+/// Polls that may skip comparing an Application whose commits did not
+/// change (10 × 180 s: a full comparison every half hour by default).
+const FULL_COMPARE_EVERY: u32 = 10;
 
 /// Argo CD's default `revisionHistoryLimit`.
 const DEFAULT_HISTORY: usize = 10;
@@ -131,6 +134,10 @@ struct AppEntry {
     last_attempt: Option<(String, Phase)>,
     /// The key the cluster was last synced to successfully.
     synced_key: Option<String>,
+    /// The key of the last comparison that found everything Synced and
+    /// Healthy, and how many polls skipped comparing since (watches report
+    /// changes on the cluster in between).
+    quiet: Option<(String, u32)>,
     syncing: bool,
 }
 
@@ -142,6 +149,8 @@ struct State {
     generated: BTreeMap<String, Vec<(Application, bool)>>,
     /// Repository fetch errors by URL (as written).
     repo_errors: BTreeMap<String, String>,
+    /// Repositories the ApplicationSets' git generators read.
+    generator_repos: BTreeSet<String>,
     /// The last error reading the definitions, if the last read failed.
     definitions_error: Option<String>,
     refreshed_once: bool,
@@ -382,6 +391,7 @@ impl Controller {
                     auto_sync_disabled: rec.auto_sync_disabled,
                     last_attempt: None,
                     synced_key: None,
+                    quiet: None,
                     syncing: false,
                 },
             );
@@ -456,8 +466,8 @@ impl Controller {
                 }
             }
         }
-        for gens in state.generated.keys() {
-            let _ = gens;
+        for u in &state.generator_repos {
+            add(u);
         }
         drop(state);
         for r in &self.inner.config.repositories {
@@ -726,6 +736,7 @@ impl Controller {
                                 auto_sync_disabled: false,
                                 last_attempt: None,
                                 synced_key: None,
+                                quiet: None,
                                 syncing: false,
                             },
                         );
@@ -735,6 +746,12 @@ impl Controller {
             }
             state.generated = generated;
             state.appsets = set_views;
+            state.generator_repos = defs
+                .application_sets
+                .iter()
+                .flat_map(|l| flotilla_appset::repositories(&l.appset))
+                .map(|r| r.url)
+                .collect();
         }
         for name in created.iter().chain(&changed) {
             tracing::info!(app = %name, "application {}", if created.contains(name) { "created" } else { "updated" });
@@ -909,6 +926,20 @@ impl Controller {
         let spec = spec_key(&app);
         let key = format!("{spec}@{}", revisions_text(&revisions));
         let plain_dir = revisions.iter().any(|r| r.commit.is_none());
+        // A poll that finds the same commits as the last quiet comparison
+        // needs no comparison: watches report what changes on the cluster.
+        // Every FULL_COMPARE_EVERY polls, compare anyway.
+        if reason == Reason::Poll && !plain_dir && conditions.is_empty() {
+            let mut state = lock(&self.inner.state);
+            if let Some(e) = state.apps.get_mut(name) {
+                if let Some((k, n)) = e.quiet.as_mut() {
+                    if *k == key && *n < FULL_COMPARE_EVERY {
+                        *n += 1;
+                        return true;
+                    }
+                }
+            }
+        }
         let manifests = match rendered.filter(|r| r.key == key && !plain_dir) {
             Some(r) => r.manifests,
             None => match self.inner.resolver.desired_at(&app, &revisions).await {
@@ -980,6 +1011,10 @@ impl Controller {
                 if status.in_sync() {
                     e.synced_key = Some(key.clone());
                 }
+                e.quiet = (status.in_sync()
+                    && status.health == flotilla_sync::HealthCode::Healthy
+                    && conditions.is_empty())
+                .then(|| (key.clone(), 0));
             }
         }
         let ok = match sync_trigger {
@@ -1232,6 +1267,7 @@ impl Controller {
         let stream = watcher(api, config).default_backoff();
         futures::pin_mut!(stream);
         let delay = self.inner.config.self_heal_delay;
+        let mut listed_once = false;
         loop {
             let event = tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
@@ -1239,6 +1275,23 @@ impl Controller {
             };
             let obj = match event {
                 Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::Delete(o)) => o,
+                Ok(watcher::Event::InitDone) => {
+                    // A watch that had to list again may have missed changes:
+                    // look at every Application on this cluster.
+                    if listed_once {
+                        let names: Vec<String> = lock(&self.inner.state)
+                            .apps
+                            .iter()
+                            .filter(|(_, e)| e.view.cluster == cluster)
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        for n in names {
+                            self.enqueue_later(&n, delay);
+                        }
+                    }
+                    listed_once = true;
+                    continue;
+                }
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::debug!(%cluster, %kind, error = %e, "watch interrupted; resuming");
@@ -1696,11 +1749,6 @@ fn summary(result: &SyncResult) -> String {
         parts.join(", "),
         result.duration.as_millis()
     )
-}
-
-#[allow(dead_code)]
-fn value_label<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.pointer("/metadata/labels")?.get(key)?.as_str()
 }
 
 #[cfg(test)]
