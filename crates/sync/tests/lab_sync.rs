@@ -757,20 +757,29 @@ async fn waves_hooks_and_a_crd_with_its_custom_resource() -> anyhow::Result<()> 
         pos("Pruned v1/ConfigMap shop/settings") < pos("Pruned apps/v1/Deployment shop/backend"),
         "{events:#?}"
     );
-    let left = kubectl(
-        &lab,
-        "lab-w",
-        &[
-            "get",
-            "cm,svc,deploy",
-            "-n",
-            "shop",
-            "-l",
-            "app.kubernetes.io/instance=waves",
-            "-o",
-            "name",
-        ],
-    );
+    // Deletion is foreground (as Argo CD's prune): a Deployment stays until
+    // the garbage collector has removed its ReplicaSets and pods.
+    let mut left = String::new();
+    for _ in 0..300 {
+        left = kubectl(
+            &lab,
+            "lab-w",
+            &[
+                "get",
+                "cm,svc,deploy",
+                "-n",
+                "shop",
+                "-l",
+                "app.kubernetes.io/instance=waves",
+                "-o",
+                "name",
+            ],
+        );
+        if left.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(left.trim().is_empty(), "{left}");
     let image = kubectl(
         &lab,
