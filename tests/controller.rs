@@ -528,6 +528,23 @@ fn flotilla_bin() -> PathBuf {
     bin
 }
 
+/// Kills a controller the test started if the test fails before it stops it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Only if the pid is still a flotilla controller (it may be reaped).
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains("controller") {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn spawn_controller(config: &std::path::Path) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(flotilla_bin())
         .args(["controller", "--config"])
@@ -566,6 +583,7 @@ async fn a_controller_killed_mid_sync_converges_after_restart_without_duplicates
     let env = Env::start(true).await;
     let config = env.config("crash", "2s", "");
     let (mut child, lines) = spawn_controller(&config);
+    let _first = KillOnDrop(child.id());
     // Kill it the moment the first sync starts.
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = Vec::new();
@@ -583,6 +601,7 @@ async fn a_controller_killed_mid_sync_converges_after_restart_without_duplicates
 
     // Restarted, it converges.
     let (mut child, lines) = spawn_controller(&config);
+    let _second = KillOnDrop(child.id());
     let addr = loop {
         let line = lines
             .recv_timeout(Duration::from_secs(60))

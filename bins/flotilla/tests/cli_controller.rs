@@ -42,6 +42,23 @@ fn an_invalid_configuration_lists_every_problem_and_starts_nothing() {
     );
 }
 
+/// Kills the controller if the test fails before stopping it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Only if the pid is still a flotilla controller (it may be reaped).
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains("controller") {
+            return;
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0 as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 #[test]
 fn a_controller_serves_its_api_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,6 +78,7 @@ fn a_controller_serves_its_api_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
