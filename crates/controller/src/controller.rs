@@ -176,7 +176,13 @@ struct Inner {
     state: Mutex<State>,
     queue: Mutex<QueueState>,
     tx: mpsc::UnboundedSender<String>,
-    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
+    /// Watch events and post-sync looks: served before the main queue, so
+    /// status follows the cluster even while a bulk of reconciles waits.
+    tx_fast: mpsc::UnboundedSender<String>,
+    rx: tokio::sync::Mutex<(
+        mpsc::UnboundedReceiver<String>,
+        mpsc::UnboundedReceiver<String>,
+    )>,
     /// Repositories (normalised URLs) to refresh now; empty set = all.
     refresh_requests: Mutex<Option<(BTreeSet<String>, Reason)>>,
     refresh_wake: Notify,
@@ -309,6 +315,7 @@ impl Controller {
             tracing::warn!(app = %e.app, id = e.id, revision = %e.revision, "an operation was interrupted by a stop; the next reconcile converges");
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let (tx_fast, rx_fast) = mpsc::unbounded_channel();
         let syncs = config.concurrency.syncs.max(1);
         let inner = Inner {
             resolver,
@@ -319,7 +326,8 @@ impl Controller {
             state: Mutex::new(State::default()),
             queue: Mutex::new(QueueState::default()),
             tx,
-            rx: tokio::sync::Mutex::new(rx),
+            tx_fast,
+            rx: tokio::sync::Mutex::new((rx_fast, rx)),
             refresh_requests: Mutex::new(None),
             refresh_wake: Notify::new(),
             shutdown: CancellationToken::new(),
@@ -825,7 +833,11 @@ impl Controller {
             return;
         }
         q.pending.insert(name.to_string(), reason);
-        let _ = self.inner.tx.send(name.to_string());
+        let _ = if reason == Reason::Event {
+            self.inner.tx_fast.send(name.to_string())
+        } else {
+            self.inner.tx.send(name.to_string())
+        };
     }
 
     /// Queues a reconcile after `delay`, once however many events arrive.
@@ -852,10 +864,13 @@ impl Controller {
     async fn worker(&self) {
         loop {
             let name = {
-                let mut rx = self.inner.rx.lock().await;
+                let mut guard = self.inner.rx.lock().await;
+                let (fast, main) = &mut *guard;
                 tokio::select! {
+                    biased;
                     _ = self.inner.shutdown.cancelled() => return,
-                    n = rx.recv() => match n { Some(n) => n, None => return },
+                    n = fast.recv() => match n { Some(n) => n, None => return },
+                    n = main.recv() => match n { Some(n) => n, None => return },
                 }
             };
             let reason = {

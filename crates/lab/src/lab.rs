@@ -570,7 +570,9 @@ impl Lab {
                     "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
                     format!("--service-account-key-file={}", sa_pub.display()),
                     format!("--service-account-signing-key-file={}", sa_key.display()),
-                    "--service-cluster-ip-range=10.0.0.0/24".into(),
+                    // Room for thousands of ClusterIP Services (a /24 ran
+                    // out at about 250 per region in the controller bench).
+                    "--service-cluster-ip-range=10.0.0.0/16".into(),
                     "--allow-privileged=true".into(),
                     "--endpoint-reconciler-type=none".into(),
                     "--enable-priority-and-fairness=false".into(),
@@ -673,6 +675,9 @@ impl Lab {
                     "--manage-nodes-with-label-selector=".into(),
                     "--cidr=10.244.0.1/16".into(),
                     "--node-ip=10.0.0.2".into(),
+                    // Node leases keep simulated nodes Ready when the machine
+                    // is saturated (status heartbeats alone lapsed under load).
+                    "--node-lease-duration-seconds=40".into(),
                 ],
             ),
         ];
