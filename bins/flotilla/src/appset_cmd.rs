@@ -30,7 +30,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use flotilla_appset::{read_application_sets, read_clusters, uses_clusters, GenerateOptions};
 use flotilla_controller::appsets::{expand, RepoSnapshots, Resolution};
 use flotilla_core::{Application, Cluster};
-use flotilla_git::{CacheOptions, GitCache, GlobMode};
+use flotilla_git::{CacheOptions, GlobMode};
 
 /// `flotilla appset ...`
 #[derive(Debug, Clone, Subcommand)]
@@ -143,7 +143,11 @@ pub async fn generate_file(args: &GenerateArgs) -> Result<Vec<Application>> {
         strict: args.strict,
         ..GenerateOptions::default()
     };
-    let cache = open_cache(args)?;
+    let cache = crate::repo::open_cache_at(
+        args.cache.as_deref(),
+        CacheOptions::default(),
+        &args.substitutions,
+    )?;
     let mut repos = RepoSnapshots::new(
         &cache,
         if args.offline {
@@ -177,22 +181,6 @@ pub async fn generate_file(args: &GenerateArgs) -> Result<Vec<Application>> {
         }
     }
     Ok(apps)
-}
-
-/// The Git cache (`--cache`, else the default) with the `--repo` substitutions.
-fn open_cache(args: &GenerateArgs) -> Result<GitCache> {
-    let dir = match &args.cache {
-        Some(d) => d.clone(),
-        None => crate::repo::default_cache_dir()?,
-    };
-    let cache = GitCache::with_options(&dir, CacheOptions::default())
-        .with_context(|| format!("opening the repository cache {}", dir.display()))?;
-    for (from, to) in &args.substitutions {
-        cache
-            .substitute(from, to)
-            .with_context(|| format!("--repo {from}={to}"))?;
-    }
-    Ok(cache)
 }
 
 fn read_input(file: &Path) -> Result<(String, String)> {

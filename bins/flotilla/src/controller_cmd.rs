@@ -29,7 +29,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     eprintln!(
         "state in {}, polling every {}",
         controller.config().state_dir.display(),
-        humantime_secs(controller.config().poll_interval)
+        humantime::format_duration(controller.config().poll_interval)
     );
     let stopper = controller.clone();
     tokio::spawn(async move {
@@ -44,14 +44,6 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("the API task failed: {e}"),
     }
     Ok(())
-}
-
-fn humantime_secs(d: std::time::Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 async fn wait_for_signal() {

@@ -6,12 +6,12 @@
 //! and the controller running (with instructions), or stops both (`--down`).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
 use flotilla_controller::views::AppView;
+use flotilla_lab::process::{self, ProcessRecord};
 use flotilla_lab::Lab;
 
 use crate::lab::{print_table, up, UpArgs};
@@ -164,7 +164,7 @@ async fn demo(lab: &Lab, dir: &Path, timeout: Duration) -> anyhow::Result<String
     write_private(&dir.join("api-token"), &token)?;
     write_private(&dir.join("vault-token"), &info.root_token)?;
     write_private(&dir.join("webhook-secret"), &random_token())?;
-    let port = free_port(8080);
+    let port = process::free_port(Some(8080))?;
     let config = format!(
         "# Written by `flotilla demo`.\n\
 stateDir: state\n\
@@ -184,26 +184,30 @@ webhook:\n  github: {{secretFrom: {{file: webhook-secret}}}}\n",
     std::fs::write(&config_path, config)
         .with_context(|| format!("writing {}", config_path.display()))?;
 
-    // The controller, in the background.
-    let log = std::fs::File::create(dir.join("controller.log"))
-        .with_context(|| format!("creating {}", dir.join("controller.log").display()))?;
+    // The controller, in the background, recorded like the lab's processes.
     let exe = std::env::current_exe().context("locating the flotilla binary")?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args(["controller", "--config"])
-        .arg(&config_path)
-        .env("FLOTILLA_LOG", "flotilla_controller=info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().context("controller log")?)
-        .stderr(log);
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let child = cmd.spawn().context("starting `flotilla controller`")?;
-    std::fs::write(dir.join("controller.pid"), child.id().to_string())
-        .context("writing controller.pid")?;
-    let addr = format!("http://127.0.0.1:{port}");
-    println!("controller started (pid {}), API on {addr}", child.id());
+    let log = dir.join("controller.log");
+    let args = vec![
+        "controller".to_string(),
+        "--config".into(),
+        config_path.display().to_string(),
+    ];
+    let env = [(
+        "FLOTILLA_LOG".to_string(),
+        "flotilla_controller=info".to_string(),
+    )];
+    let pid = process::spawn("controller", "demo", &exe, &args, &env, &log)?;
+    let record = ProcessRecord {
+        component: "controller".into(),
+        pid,
+        binary: exe,
+        log,
+        address: format!("http://127.0.0.1:{port}"),
+        ports: vec![port],
+    };
+    record.save(dir)?;
+    println!("controller started (pid {pid}), API on {}", record.address);
+    let addr = record.address.clone();
 
     // Wait for every Application to be Synced and Healthy.
     let apps = wait(&addr, &token, dir, timeout).await?;
@@ -300,7 +304,7 @@ async fn wait(
                 dir.join("controller.log").display()
             );
         }
-        if !controller_running(dir) {
+        if running_controller(dir).is_none() {
             bail!(
                 "the controller stopped:\n{}",
                 flotilla_lab::tail_lines(&dir.join("controller.log"), 20)
@@ -310,59 +314,23 @@ async fn wait(
     }
 }
 
-fn pid_of(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(dir.join("controller.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn controller_running(dir: &Path) -> bool {
-    let Some(pid) = pid_of(dir) else {
-        return false;
-    };
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    // Alive, not a zombie, and still our controller.
-    !stat.is_empty()
-        && !stat.contains(") Z ")
-        && String::from_utf8_lossy(&cmdline).contains("controller")
+/// The demo controller's record, when one is running.
+fn running_controller(dir: &Path) -> Option<ProcessRecord> {
+    ProcessRecord::load(dir, "controller").filter(ProcessRecord::is_alive)
 }
 
 /// Stops a demo controller left running (SIGTERM, then SIGKILL after 10 s).
 pub fn stop_controller(dir: &Path) {
-    if !controller_running(dir) {
-        return;
+    if let Some(record) = running_controller(dir) {
+        process::stop(&record, Duration::from_secs(10));
     }
-    let Some(pid) = pid_of(dir) else {
-        return;
-    };
-    let pid = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while controller_running(dir) && Instant::now() < deadline {
-        // Reap it if it is our child.
-        let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if controller_running(dir) {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    }
-    let _ = std::fs::remove_file(dir.join("controller.pid"));
+    let _ = std::fs::remove_file(dir.join("controller.json"));
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes())
+    crate::vault_cmd::create_private(path)?
+        .write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -373,15 +341,4 @@ fn random_token() -> String {
         let _ = f.read_exact(&mut bytes);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `preferred` when free on loopback, else any free port.
-fn free_port(preferred: u16) -> u16 {
-    if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
-        return preferred;
-    }
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(preferred)
 }

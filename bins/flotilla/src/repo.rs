@@ -141,22 +141,34 @@ pub fn default_cache_dir() -> Result<PathBuf> {
     Ok(home.join("cache").join("git"))
 }
 
-fn open_cache(opts: &RepoOpts, url: &str, limits: Limits) -> Result<GitCache> {
-    let dir = match &opts.cache {
-        Some(d) => d.clone(),
+/// The Git cache in `dir` (`--cache`, else [`default_cache_dir`]) with the
+/// `--repo URL=LOCAL` substitutions: what every command reading Git opens.
+pub fn open_cache_at(
+    dir: Option<&std::path::Path>,
+    options: CacheOptions,
+    substitutions: &[(String, String)],
+) -> Result<GitCache> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
         None => default_cache_dir()?,
     };
+    let cache = GitCache::with_options(&dir, options)
+        .with_context(|| format!("opening the Git cache {}", dir.display()))?;
+    for (from, to) in substitutions {
+        cache
+            .substitute(from, to)
+            .with_context(|| format!("--repo {from}={to}"))?;
+    }
+    Ok(cache)
+}
+
+fn open_cache(opts: &RepoOpts, url: &str, limits: Limits) -> Result<GitCache> {
     let options = CacheOptions {
         depth: opts.depth,
         limits,
         ..CacheOptions::default()
     };
-    let cache = GitCache::with_options(&dir, options)?;
-    for (from, to) in &opts.substitutions {
-        cache
-            .substitute(from, to)
-            .with_context(|| format!("--repo {from}={to}"))?;
-    }
+    let cache = open_cache_at(opts.cache.as_deref(), options, &opts.substitutions)?;
     let password = match (&opts.password_file, std::env::var("FLOTILLA_GIT_PASSWORD")) {
         (Some(file), _) => Some(
             std::fs::read_to_string(file)

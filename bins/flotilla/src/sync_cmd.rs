@@ -24,7 +24,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use flotilla_controller::source::SourceResolver;
 use flotilla_core::{Application, Manifest, APPLICATION_KIND};
-use flotilla_git::GitCache;
 use flotilla_sync::{
     AppStatus, ClusterRegistry, ProgressEvent, ResourceOperation, ResourceResult,
     ResourceSyncStatus, SourceError, SyncEngine, SyncResult, SyncSettings,
@@ -135,17 +134,11 @@ pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Applicatio
 /// The Git cache (`--cache`, else `$FLOTILLA_HOME/cache/git`) with the
 /// `--repo URL=LOCAL` substitutions, wrapped in a source resolver.
 pub fn resolver(args: &SyncArgs) -> anyhow::Result<SourceResolver> {
-    let dir = match &args.cache {
-        Some(d) => d.clone(),
-        None => crate::repo::default_cache_dir()?,
-    };
-    let cache =
-        GitCache::new(&dir).with_context(|| format!("opening the Git cache {}", dir.display()))?;
-    for (url, local) in &args.repos {
-        cache
-            .substitute(url, local)
-            .with_context(|| format!("--repo {url}={local}"))?;
-    }
+    let cache = crate::repo::open_cache_at(
+        args.cache.as_deref(),
+        flotilla_git::CacheOptions::default(),
+        &args.repos,
+    )?;
     let mut sources = SourceResolver::new(cache);
     // Vault placeholders in manifests are resolved when a Vault is configured
     // the way the `vault` CLI is (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT, ...).

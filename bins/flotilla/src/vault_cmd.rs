@@ -236,7 +236,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
 }
 
 /// Creates `path` for writing, readable by its owner only; fails if it exists.
-fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -173,11 +173,11 @@ fn the_demo_leaves_a_controller_that_app_commands_reach_and_lab_down_stops() {
         .unwrap_or_else(|| panic!("no FLOTILLA_SERVER in {stdout}"))
         .to_string();
     let token = std::fs::read_to_string(h.join("demo/api-token")).unwrap();
-    let pid: i32 = std::fs::read_to_string(h.join("demo/controller.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    // The demo records its controller like the lab's processes.
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.join("demo/controller.json")).unwrap())
+            .unwrap();
+    let pid = record["pid"].as_u64().unwrap();
     let list = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .env("FLOTILLA_HOME", h)
         .env("FLOTILLA_SERVER", &server)

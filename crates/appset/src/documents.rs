@@ -102,36 +102,57 @@ pub fn read_application_sets(
     text: &str,
     file: &str,
 ) -> Result<Vec<LocatedApplicationSet>, AppsetError> {
+    Ok(
+        read_kind::<ApplicationSet>(text, file, APPLICATION_SET_KIND)?
+            .into_iter()
+            .map(|(appset, location)| LocatedApplicationSet { appset, location })
+            .collect(),
+    )
+}
+
+/// The documents of `kind` in a (multi-document) YAML file's `text`,
+/// deserialised, each with where it starts; `file` names it in locations
+/// and errors (which carry the line). Documents of other kinds are skipped.
+///
+/// ```
+/// use flotilla_core::{Application, APPLICATION_KIND};
+///
+/// let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n\
+///             apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec: {}\n";
+/// let apps = flotilla_appset::read_kind::<Application>(text, "apps.yaml", APPLICATION_KIND).unwrap();
+/// assert_eq!(apps[0].0.name(), "a");
+/// assert_eq!(apps[0].1.to_string(), "apps.yaml:4");
+/// ```
+pub fn read_kind<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+    kind: &str,
+) -> Result<Vec<(T, Location)>, AppsetError> {
     let lines = document_lines(text);
     let mut out = Vec::new();
     for (i, value) in documents(text, file)? {
-        let kind = value
+        let found = value
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if kind != APPLICATION_SET_KIND {
+        if found != kind {
             tracing::debug!(
                 file,
                 document = i + 1,
-                kind,
-                "skipping a document that is not an ApplicationSet"
+                kind = found,
+                "skipping a document of another kind"
             );
             continue;
         }
         // Deserialise from the YAML again so that errors carry a line.
-        let appset = match serde_yaml_ng::Deserializer::from_str(text).nth(i) {
-            Some(doc) => {
-                ApplicationSet::deserialize(doc).map_err(|e| yaml_error(file, i, &lines, &e))?
-            }
+        let item = match serde_yaml_ng::Deserializer::from_str(text).nth(i) {
+            Some(doc) => T::deserialize(doc).map_err(|e| yaml_error(file, i, &lines, &e))?,
             None => serde_json::from_value(value).map_err(|e| AppsetError::Document {
                 location: location(file, i, &lines),
                 reason: e.to_string(),
             })?,
         };
-        out.push(LocatedApplicationSet {
-            appset,
-            location: location(file, i, &lines),
-        });
+        out.push((item, location(file, i, &lines)));
     }
     Ok(out)
 }

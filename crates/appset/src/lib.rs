@@ -74,7 +74,7 @@ use flotilla_core::{field_path, Application, ApplicationSet, GeneratorKind, Unkn
 use flotilla_git::GlobMode;
 
 pub use application::RESOURCES_FINALIZER;
-pub use documents::{read_application_sets, read_clusters, LocatedApplicationSet};
+pub use documents::{read_application_sets, read_clusters, read_kind, LocatedApplicationSet};
 pub use error::{AppsetError, Origin, TemplateFailure};
 pub use inputs::{repositories, uses_clusters, GeneratorInputs, RepoRef};
 pub use params::{sanitize_name, Params};

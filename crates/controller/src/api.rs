@@ -181,7 +181,7 @@ async fn metrics(State(c): State<Controller>, headers: HeaderMap) -> Answer {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        c.metrics().encode(),
+        c.encode_metrics(),
     )
         .into_response())
 }
@@ -342,7 +342,7 @@ async fn page(State(c): State<Controller>, headers: HeaderMap) -> Answer {
         let problems = a
             .conditions
             .iter()
-            .map(|c| format!("{}: {}", c.kind, c.message))
+            .map(|c| escape(&format!("{}: {}", c.kind, c.message)))
             .collect::<Vec<_>>()
             .join("<br>");
         rows.push_str(&format!(
@@ -356,7 +356,7 @@ async fn page(State(c): State<Controller>, headers: HeaderMap) -> Answer {
             escape(&a.health),
             escape(a.revision.get(..7).unwrap_or(&a.revision)),
             escape(&op),
-            problems.split("<br>").map(escape).collect::<Vec<_>>().join("<br>"),
+            problems,
         ));
     }
     let html = format!(

@@ -22,7 +22,7 @@ use flotilla_appset::{
     GeneratorInputs, LocatedApplicationSet,
 };
 use flotilla_core::Cluster;
-use flotilla_git::{GitCache, GitError, Transport, Tree};
+use flotilla_git::{GitCache, GitError, Tree};
 
 /// Why an ApplicationSet could not be expanded.
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +110,7 @@ impl<'c> RepoSnapshots<'c> {
         if self.has(url, revision) {
             return Ok(());
         }
-        let effective = self.cache.effective_url(url)?;
-        let plain_dir = matches!(effective.transport(), Transport::File { path }
-            if path.is_dir() && !path.join(".git").exists() && !path.join("objects").is_dir());
+        let plain_dir = self.cache.is_plain_directory(url)?;
         let tree: Arc<dyn Tree> = match self.mode {
             _ if plain_dir => self.cache.open_tree(url, revision).await?,
             Resolution::Remote => self.cache.open_tree(url, revision).await?,

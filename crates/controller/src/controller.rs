@@ -28,11 +28,9 @@ use flotilla_core::{Application, Cluster, Manifest};
 use flotilla_git::{CacheOptions, Credentials, GitCache};
 use flotilla_sync::{
     AppStatus, CancellationToken, ClusterRegistry, ResourceOperation, ResourceSyncStatus,
-    SourceError, SyncEngine, SyncResult, SyncSettings,
+    ResourceType, SourceError, SyncEngine, SyncResult, SyncSettings, TrackedEvent,
 };
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject};
-use kube::runtime::watcher;
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::appsets::{expand, RepoSnapshots, Resolution};
@@ -44,9 +42,6 @@ use crate::store::{rfc3339, AppRecord, HistoryEntry, NewOperation, Phase, Store,
 use crate::views::{
     AppSetView, AppView, ClusterView, ConditionView, OperationView, ResourceView, SyncRequest,
 };
-
-/// The label Argo CD (and Flotilla) put on every resource of an Application.
-const INSTANCE_LABEL: &str = flotilla_core::annotations::INSTANCE_LABEL;
 
 /// Polls that may skip comparing an Application whose commits did not
 /// change (10 × 180 s: a full comparison every half hour by default).
@@ -528,9 +523,8 @@ impl Controller {
             .map(|url| {
                 let cache = cache.clone();
                 let metrics = &self.inner.metrics;
-                let resolver = &self.inner.resolver;
                 async move {
-                    if resolver.is_plain_directory(&url).unwrap_or(false) {
+                    if cache.is_plain_directory(&url).unwrap_or(false) {
                         return (url, Ok(()));
                     }
                     let t = Instant::now();
@@ -653,19 +647,12 @@ impl Controller {
             desired.insert(la.app.name().to_string(), (la.app.clone(), None, cascade));
         }
         for (set, apps) in &generated {
-            let policy = defs
-                .application_sets
-                .iter()
-                .find(|l| l.appset.name() == set)
-                .map(applications_sync)
-                .unwrap_or_default();
             for (app, cascade) in apps {
                 let name = app.name().to_string();
                 if desired.contains_key(&name) {
                     tracing::warn!(app = %name, appset = %set, "generated twice; the first definition is kept");
                     continue;
                 }
-                let _ = policy;
                 desired.insert(name, (app.clone(), Some(set.clone()), *cascade));
             }
         }
@@ -777,32 +764,23 @@ impl Controller {
                 tokio::spawn(async move { c.delete_resources(app).await });
             }
         }
-        self.update_app_info();
     }
 
     /// Deletes every resource an Application tracks (its removal with
     /// cascade).
     async fn delete_resources(&self, mut app: Application) {
         let name = app.name().to_string();
-        if let Some(policy) = app.spec.sync_policy.as_mut() {
-            if let Some(a) = policy.automated.as_mut() {
-                a.allow_empty = Some(true);
-            }
-        }
+        // An empty sync that prunes, allowed even without `automated`: it is
+        // a deletion.
+        let policy = app.spec.sync_policy.get_or_insert_with(Default::default);
+        let automated = policy.automated.get_or_insert_with(Default::default);
+        automated.allow_empty = Some(true);
+        automated.enabled = Some(true);
         let settings = SyncSettings {
             prune: Some(true),
             cancel: self.inner.shutdown.child_token(),
             ..SyncSettings::default()
         };
-        // Allow an empty sync even without `automated` (it is a deletion).
-        if app.spec.automated().is_none() {
-            let policy = app.spec.sync_policy.get_or_insert_with(Default::default);
-            policy.automated = Some(flotilla_core::SyncPolicyAutomated {
-                allow_empty: Some(true),
-                enabled: Some(true),
-                ..Default::default()
-            });
-        }
         let _slot = self.inner.sync_slots.acquire().await;
         let result = self
             .inner
@@ -1040,7 +1018,6 @@ impl Controller {
             None => true,
         };
         self.persist(name);
-        self.update_app_info();
         ok
     }
 
@@ -1057,7 +1034,6 @@ impl Controller {
             }
         }
         self.persist(name);
-        self.update_app_info();
     }
 
     /// Runs one sync and records it: history, status, metrics.
@@ -1187,7 +1163,6 @@ impl Controller {
             }
         }
         self.persist(name);
-        self.update_app_info();
         // Watch events bring the health up to date; queue one look anyway.
         if phase == Phase::Succeeded && !dry_run {
             self.enqueue_later(name, self.inner.config.self_heal_delay);
@@ -1223,7 +1198,9 @@ impl Controller {
         }
     }
 
-    fn update_app_info(&self) {
+    /// The metrics in Prometheus' text format, with `flotilla_app_info`
+    /// brought up to date (done per scrape rather than per reconcile).
+    pub fn encode_metrics(&self) -> String {
         let info: Vec<(String, String, String)> = {
             let state = lock(&self.inner.state);
             state
@@ -1239,6 +1216,7 @@ impl Controller {
                 .collect()
         };
         self.inner.metrics.set_app_info(&info);
+        self.inner.metrics.encode()
     }
 
     // ----- watches ----------------------------------------------------------
@@ -1268,18 +1246,16 @@ impl Controller {
             if !lock(&self.inner.watches).insert(key) {
                 continue;
             }
-            let api: Api<DynamicObject> = Api::all_with(conn.client().clone(), &rt.api_resource);
             let c = self.clone();
-            let cluster = conn.name().to_string();
-            tokio::spawn(async move { c.watch(api, cluster, kind).await });
+            let conn = conn.clone();
+            tokio::spawn(async move { c.watch(conn, rt).await });
         }
     }
 
-    async fn watch(&self, api: Api<DynamicObject>, cluster: String, kind: String) {
-        use kube::runtime::WatchStreamExt;
-        tracing::debug!(%cluster, %kind, "watching");
-        let config = watcher::Config::default().labels(INSTANCE_LABEL);
-        let stream = watcher(api, config).default_backoff();
+    async fn watch(&self, conn: Arc<flotilla_sync::ClusterConn>, rtype: ResourceType) {
+        let cluster = conn.name().to_string();
+        tracing::debug!(%cluster, kind = %rtype.api_resource.kind, "watching");
+        let stream = conn.watch_tracked(&rtype);
         futures::pin_mut!(stream);
         let delay = self.inner.config.self_heal_delay;
         let mut listed_once = false;
@@ -1288,11 +1264,15 @@ impl Controller {
                 _ = self.inner.shutdown.cancelled() => return,
                 e = stream.next() => match e { Some(e) => e, None => return },
             };
-            let obj = match event {
-                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::Delete(o)) => o,
-                Ok(watcher::Event::InitDone) => {
-                    // A watch that had to list again may have missed changes:
-                    // look at every Application on this cluster.
+            match event {
+                TrackedEvent::Changed { app } => {
+                    if lock(&self.inner.state).apps.contains_key(&app) {
+                        self.enqueue_later(&app, delay);
+                    }
+                }
+                // A watch that had to list again may have missed changes:
+                // look at every Application on this cluster.
+                TrackedEvent::Listed => {
                     if listed_once {
                         let names: Vec<String> = lock(&self.inner.state)
                             .apps
@@ -1305,25 +1285,7 @@ impl Controller {
                         }
                     }
                     listed_once = true;
-                    continue;
                 }
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::debug!(%cluster, %kind, error = %e, "watch interrupted; resuming");
-                    continue;
-                }
-            };
-            let Some(app) = obj
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(INSTANCE_LABEL))
-            else {
-                continue;
-            };
-            let known = lock(&self.inner.state).apps.contains_key(app.as_str());
-            if known {
-                self.enqueue_later(app, delay);
             }
         }
     }

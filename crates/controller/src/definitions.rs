@@ -4,10 +4,9 @@
 
 use std::path::Path;
 
-use flotilla_appset::{read_application_sets, LocatedApplicationSet};
+use flotilla_appset::{read_application_sets, read_kind, LocatedApplicationSet};
 use flotilla_core::{Application, APPLICATION_KIND};
 use flotilla_git::{GitCache, GlobMode, Tree};
-use serde::Deserialize;
 
 use crate::config::AppSourceConfig;
 
@@ -135,42 +134,20 @@ pub fn parse_into(text: &str, file: &str, out: &mut Definitions) -> Result<(), D
     };
     out.application_sets
         .extend(read_application_sets(text, file).map_err(|e| err(e.to_string()))?);
-    let starts = document_lines(text);
-    for (i, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let line = starts.get(i).copied().unwrap_or(1);
-        let value = serde_json::Value::deserialize(doc)
-            .map_err(|e| err(format!("document {}: {e}", i + 1)))?;
-        if value.get("kind").and_then(|k| k.as_str()) != Some(APPLICATION_KIND) {
-            continue;
-        }
-        let app: Application = serde_json::from_value(value)
-            .map_err(|e| err(format!("line {line}: not an Application: {e}")))?;
+    for (app, location) in
+        read_kind::<Application>(text, file, APPLICATION_KIND).map_err(|e| err(e.to_string()))?
+    {
         app.check_type_meta()
-            .map_err(|e| err(format!("line {line}: {e}")))?;
+            .map_err(|e| err(format!("{location}: {e}")))?;
         if app.name().is_empty() {
-            return Err(err(format!("line {line}: the Application has no name")));
+            return Err(err(format!("{location}: the Application has no name")));
         }
         out.applications.push(LocatedApplication {
             app,
-            location: format!("{file}:{line}"),
+            location: location.to_string(),
         });
     }
     Ok(())
-}
-
-/// 1-based first line of each document (by `---` markers).
-fn document_lines(text: &str) -> Vec<usize> {
-    let mut starts = vec![1];
-    for (i, line) in text.lines().enumerate() {
-        if line.starts_with("---") && i > 0 {
-            starts.push(i + 2);
-        }
-    }
-    if text.starts_with("---") {
-        starts.remove(0);
-        starts.insert(0, 2);
-    }
-    starts
 }
 
 #[cfg(test)]
@@ -187,7 +164,8 @@ apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\nspe
         parse_into(text, "apps.yaml", &mut d).unwrap();
         assert_eq!(d.applications.len(), 1);
         assert_eq!(d.applications[0].app.name(), "a");
-        assert_eq!(d.applications[0].location, "apps.yaml:5");
+        // The line of its `---` marker, as for ApplicationSets.
+        assert_eq!(d.applications[0].location, "apps.yaml:4");
         assert_eq!(d.application_sets.len(), 1);
     }
 
@@ -198,6 +176,6 @@ apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\nspe
         let e = parse_into(text, "apps.yaml", &mut d)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("apps.yaml: line 1"), "{e}");
+        assert!(e.starts_with("apps.yaml: apps.yaml:5"), "{e}");
     }
 }

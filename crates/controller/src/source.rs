@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use flotilla_core::{Application, ApplicationSource, Manifest};
-use flotilla_git::{CommitId, GitCache, GitError, Transport, Tree};
+use flotilla_git::{CommitId, GitCache, GitError, Tree};
 use flotilla_render::{DirectoryOptions, RenderError, RenderOptions};
 use flotilla_vault::{resolve_manifests, ResolveError, ResolveOptions, VaultClient};
 
@@ -142,7 +142,7 @@ impl SourceResolver {
                 revision: target.clone(),
                 source,
             };
-            if self.is_plain_directory(&repo).map_err(git_err)? {
+            if self.cache.is_plain_directory(&repo).map_err(git_err)? {
                 out.push(SourceRevision {
                     repo,
                     target,
@@ -171,20 +171,6 @@ impl SourceResolver {
             });
         }
         Ok(out)
-    }
-
-    /// True when `url` is substituted by a directory that is not a Git
-    /// repository.
-    pub fn is_plain_directory(&self, url: &str) -> Result<bool, GitError> {
-        let u = self.cache.effective_url(url)?;
-        Ok(match u.transport() {
-            Transport::File { path } => {
-                path.is_dir()
-                    && !path.join(".git").exists()
-                    && !(path.join("HEAD").is_file() && path.join("objects").is_dir())
-            }
-            _ => false,
-        })
     }
 
     /// The desired manifests of `app` at the given source revisions (from

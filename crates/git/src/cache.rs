@@ -581,13 +581,23 @@ impl GitCache {
         })
     }
 
+    /// True when `url` is substituted by a directory that is not a Git
+    /// repository: [`GitCache::open_tree`] reads it as it is now, and it has
+    /// no commits to fetch or resolve.
+    pub fn is_plain_directory(&self, url: &str) -> Result<bool, GitError> {
+        Ok(match self.effective_url(url)?.transport() {
+            Transport::File { path } => is_plain_dir(path),
+            _ => false,
+        })
+    }
+
     /// A [`Tree`] for `url` at `revision`: a [`GitTree`] normally, or a
     /// [`LocalTree`] when `url` is substituted by a plain directory (the
     /// revision is then ignored, with a warning).
     pub async fn open_tree(&self, url: &str, revision: &str) -> Result<Arc<dyn Tree>, GitError> {
         let u = self.effective_url(url)?;
         if let Transport::File { path } = u.transport() {
-            if path.is_dir() && !is_git_repo(path) {
+            if is_plain_dir(path) {
                 tracing::warn!(
                     url = %RepoUrl::parse(url)?,
                     dir = %path.display(),
@@ -630,6 +640,10 @@ impl GitCache {
         *scratch = Some(repo.clone());
         Ok(repo)
     }
+}
+
+fn is_plain_dir(path: &Path) -> bool {
+    path.is_dir() && !is_git_repo(path)
 }
 
 fn is_git_repo(path: &Path) -> bool {

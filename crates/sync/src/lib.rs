@@ -27,6 +27,7 @@ pub mod order;
 pub mod retry;
 pub mod stats;
 pub mod tracking;
+mod watch;
 
 pub use cluster::{normalize_server, ClusterConn, ClusterRegistry, DiscoveryIndex, ResourceType};
 pub use engine::{
@@ -39,3 +40,4 @@ pub use order::SyncPhase;
 pub use stats::{RequestCounts, RequestStats};
 pub use tokio_util::sync::CancellationToken;
 pub use tracking::TrackingMethod;
+pub use watch::TrackedEvent;
