@@ -655,7 +655,11 @@ async fn a_controller_killed_mid_sync_converges_after_restart_without_duplicates
             .filter(|h| h["phase"] == "Interrupted")
             .count();
     }
-    assert_eq!(interrupted, 1, "one operation was interrupted");
+    // Both Applications' first syncs may have been in flight at the kill.
+    assert!(
+        (1..=2).contains(&interrupted),
+        "the operations in flight at the kill are Interrupted: {interrupted}"
+    );
     // No duplicates: exactly the desired objects, and pods as replicas.
     for region in REGIONS {
         let ns = Env::namespace(region);
