@@ -45,6 +45,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         regions: REGIONS.iter().map(|r| r.to_string()).collect(),
         vault: true,
         nodes: 2,
+        charts: Vec::new(),
+        charts_auth: None,
+        registry: false,
     };
     let lab = up(&up_args).await?;
     let dir = demo_dir(&lab);

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use flotilla_lab::assets::{self, AssetOptions};
-use flotilla_lab::{Lab, UpOptions};
+use flotilla_lab::{Lab, ServeCommand, UpOptions};
 
 use crate::progress::BuildProgress;
 
@@ -14,10 +14,13 @@ pub enum LabCmd {
     /// Start (or repair) the lab: etcd, kube-apiserver, controller-manager,
     /// scheduler and kwok per region; OpenBao with --vault.
     Up(UpArgs),
-    /// Print `export` lines: KUBECONFIG, PATH (lab binaries first), and
-    /// VAULT_ADDR/VAULT_TOKEN/VAULT_CACERT when OpenBao runs.
+    /// Print `export` lines: KUBECONFIG, PATH (lab binaries first),
+    /// VAULT_ADDR/VAULT_TOKEN/VAULT_CACERT when OpenBao runs,
+    /// FLOTILLA_LAB_CHARTS (the chart repository) with --charts, and
+    /// FLOTILLA_LAB_REGISTRY/FLOTILLA_LAB_OCI when the OCI registry runs.
     Env,
-    /// Show each component's state, address, pid and memory.
+    /// Show each component's state, address, pid and memory, and the
+    /// admission webhooks that nothing serves.
     Status(StatusArgs),
     /// Print the path of the lab kubeconfig.
     Kubeconfig,
@@ -25,6 +28,13 @@ pub enum LabCmd {
     Down,
     /// Build (or check) the pinned lab binaries and print where they are.
     Assets(AssetsArgs),
+    /// Serve a chart repository from the configuration `lab up --charts`
+    /// writes (the lab runs this as its `charts` process).
+    #[command(hide = true)]
+    ServeCharts {
+        /// The server configuration (`<lab>/charts/server.json`).
+        config: std::path::PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -38,6 +48,18 @@ pub struct UpArgs {
     /// Simulated nodes per region.
     #[arg(long, default_value_t = 2)]
     pub nodes: usize,
+    /// Serve a directory of charts (`index.yaml` + `.tgz` files, and/or
+    /// chart directories, which are packaged) as a Helm repository on
+    /// loopback, and push them to the lab's OCI registry. Repeatable, or a
+    /// comma list.
+    #[arg(long, value_delimiter = ',')]
+    pub charts: Vec<std::path::PathBuf>,
+    /// Require basic authentication on the chart repository (USER:PASSWORD).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub charts_auth: Option<String>,
+    /// Run the OCI registry even without --charts.
+    #[arg(long)]
+    pub registry: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -90,10 +112,25 @@ pub async fn up(args: &UpArgs) -> anyhow::Result<Lab> {
         if args.vault { " and OpenBao" } else { "" },
         lab.dir().display()
     );
+    let charts_auth = match &args.charts_auth {
+        Some(s) => Some(
+            s.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .context("--charts-auth takes USER:PASSWORD")?,
+        ),
+        None => None,
+    };
     let opts = UpOptions {
         regions: args.regions.clone(),
         vault: args.vault,
         nodes: args.nodes,
+        charts: args.charts.clone(),
+        charts_auth,
+        registry: args.registry,
+        chart_server: Some(ServeCommand {
+            program: std::env::current_exe().context("locating the flotilla binary")?,
+            args: vec!["lab".into(), "serve-charts".into()],
+        }),
         ..UpOptions::default()
     };
     let state = lab.up(&opts, &assets).await?;
@@ -103,6 +140,12 @@ pub async fn up(args: &UpArgs) -> anyhow::Result<Lab> {
     }
     if let Some(b) = &state.openbao {
         println!("openbao\t{}", b.address);
+    }
+    if let Some(c) = &state.charts {
+        println!("charts\t{}", c.url);
+    }
+    if let Some(r) = &state.registry {
+        println!("registry\t{}", flotilla_lab::registry::oci_base(&r.address));
     }
     Ok(lab)
 }
@@ -164,6 +207,31 @@ pub async fn status_table(lab: &Lab, output: Output) -> anyhow::Result<()> {
                 ]);
             }
             print_table(&rows);
+            let webhooks = lab.unserved_webhooks().await?;
+            if !webhooks.is_empty() {
+                println!();
+                let mut rows = vec![vec![
+                    "REGION".to_string(),
+                    "WEBHOOK".into(),
+                    "CONFIGURATION".into(),
+                    "FAILURE POLICY".into(),
+                    "PROBLEM".into(),
+                ]];
+                for w in &webhooks {
+                    rows.push(vec![
+                        w.region.clone(),
+                        w.webhook.clone(),
+                        format!("{}/{}", w.kind, w.configuration),
+                        w.failure_policy.clone(),
+                        if w.blocks() {
+                            format!("{}; the requests it matches are rejected", w.reason)
+                        } else {
+                            w.reason.clone()
+                        },
+                    ]);
+                }
+                print_table(&rows);
+            }
             for s in status.iter().filter(|s| s.state != "running") {
                 eprintln!(
                     "{} {} is {}; its log: {}",
@@ -213,6 +281,10 @@ pub async fn run(cmd: LabCmd) -> anyhow::Result<()> {
             crate::demo::stop_controller(&crate::demo::demo_dir(&lab));
             tokio::task::spawn_blocking(move || lab.down()).await??;
             eprintln!("lab stopped");
+            Ok(())
+        }
+        LabCmd::ServeCharts { config } => {
+            flotilla_lab::charts::serve_config(&config).await?;
             Ok(())
         }
         LabCmd::Assets(args) => {

@@ -9,6 +9,7 @@ mod app_cmd;
 mod appset_cmd;
 mod controller_cmd;
 mod demo;
+mod helm_cmd;
 mod lab;
 mod progress;
 mod render;
@@ -33,6 +34,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print what `kustomize build PATH` prints (or a plain directory's manifests).
     Render(render::RenderArgs),
+    /// Helm charts: `helm template`, natively.
+    #[command(subcommand)]
+    Helm(helm_cmd::HelmCmd),
     /// ApplicationSets: print the Applications their generators produce.
     #[command(subcommand)]
     Appset(appset_cmd::AppsetCmd),
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
     // Short commands start faster on one thread; the lab starts regions in
     // parallel and wants the multi-threaded runtime.
     let mut builder = match cli.command {
-        Command::Repo(_) | Command::Render(_) | Command::Appset(_) => {
+        Command::Repo(_) | Command::Render(_) | Command::Appset(_) | Command::Helm(_) => {
             tokio::runtime::Builder::new_current_thread()
         }
         _ => tokio::runtime::Builder::new_multi_thread(),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
             Command::Repo(cmd) => repo::run(cmd).await.map(|()| 0),
             Command::Appset(cmd) => appset_cmd::run(cmd).await.map(|()| 0),
             Command::Render(args) => render::run(args).await.map(|()| 0),
+            Command::Helm(cmd) => helm_cmd::run(cmd).await.map(|()| 0),
             Command::Vault(cmd) => vault_cmd::run(cmd).await,
             Command::Diff(args) => match sync_cmd::run_diff(args).await {
                 Ok(code) => Ok(code),

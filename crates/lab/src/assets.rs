@@ -67,6 +67,21 @@ const GO_FILES: &[(&str, &str, &str)] = &[
     ("helm", "go.mod", include_str!("../go/helm/go.mod")),
     ("helm", "go.sum", include_str!("../go/helm/go.sum")),
     ("helm", "tools.go", include_str!("../go/helm/tools.go")),
+    (
+        "distribution",
+        "go.mod",
+        include_str!("../go/distribution/go.mod"),
+    ),
+    (
+        "distribution",
+        "go.sum",
+        include_str!("../go/distribution/go.sum"),
+    ),
+    (
+        "distribution",
+        "tools.go",
+        include_str!("../go/distribution/tools.go"),
+    ),
 ];
 
 /// Bumped when the way components are built changes, so caches are redone.
@@ -300,7 +315,15 @@ fn absolute(path: PathBuf) -> PathBuf {
 
 /// Every component name in `versions.toml`, in build order (longest first).
 pub fn all_components() -> Vec<&'static str> {
-    vec!["kubernetes", "etcd", "kwok", "kustomize", "helm", "openbao"]
+    vec![
+        "kubernetes",
+        "etcd",
+        "kwok",
+        "kustomize",
+        "helm",
+        "distribution",
+        "openbao",
+    ]
 }
 
 /// Makes sure the named components are available, building what is missing,

@@ -116,6 +116,22 @@ pub enum LabError {
         /// What failed.
         message: String,
     },
+    /// A chart directory, archive or index is unusable.
+    #[error("charts {path}: {message}")]
+    Charts {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Talking to the lab's OCI registry failed.
+    #[error("OCI registry at {addr}: {message}")]
+    Registry {
+        /// Its address.
+        addr: String,
+        /// What failed.
+        message: String,
+    },
     /// No free loopback port could be found.
     #[error("no free loopback port: {0}")]
     Port(std::io::Error),

@@ -98,6 +98,17 @@ pub struct UpOptions {
     pub nodes: usize,
     /// How long each component may take to become ready.
     pub ready_timeout: Duration,
+    /// Directories served as one Helm chart repository (see
+    /// [`crate::charts`]) and pushed to the OCI registry.
+    pub charts: Vec<PathBuf>,
+    /// Require this basic-auth user and password on the chart repository.
+    pub charts_auth: Option<(String, String)>,
+    /// Run the OCI registry even without `charts`.
+    pub registry: bool,
+    /// How to run the chart repository as a lab process (the `flotilla`
+    /// binary's `lab serve-charts`); `None` leaves serving it to the caller,
+    /// as [`crate::TestLab`] does in its own process.
+    pub chart_server: Option<crate::charts::ServeCommand>,
 }
 
 impl Default for UpOptions {
@@ -107,6 +118,10 @@ impl Default for UpOptions {
             vault: false,
             nodes: 2,
             ready_timeout: Duration::from_secs(120),
+            charts: Vec::new(),
+            charts_auth: None,
+            registry: false,
+            chart_server: None,
         }
     }
 }
@@ -136,6 +151,12 @@ pub struct LabState {
     /// OpenBao, when the lab runs it.
     #[serde(default)]
     pub openbao: Option<ProcessRecord>,
+    /// The OCI registry, when the lab runs it.
+    #[serde(default)]
+    pub registry: Option<ProcessRecord>,
+    /// The chart repository, when the lab serves one.
+    #[serde(default)]
+    pub charts: Option<crate::charts::ChartsState>,
 }
 
 /// State of one component, as `flotilla lab status` shows it.
@@ -250,6 +271,8 @@ fn health_url(rec: &ProcessRecord) -> String {
         "etcd" => format!("{}/health", rec.address),
         "kube-apiserver" => format!("{}/readyz", rec.address),
         "openbao" => format!("{}/v1/sys/health", rec.address),
+        "registry" => format!("{}/v2/", rec.address),
+        "charts" => format!("{}/healthz", rec.address),
         _ => format!("{}/healthz", rec.address),
     }
 }
@@ -306,7 +329,7 @@ impl Lab {
         }
     }
 
-    fn save(&self, state: &LabState) -> Result<()> {
+    pub(crate) fn save(&self, state: &LabState) -> Result<()> {
         let path = self.state_path();
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(state).map_err(|e| LabError::State {
@@ -317,7 +340,7 @@ impl Lab {
         fs::rename(&tmp, &path).map_err(io("writing", &path))
     }
 
-    fn lock(&self) -> Result<fs::File> {
+    pub(crate) fn lock(&self) -> Result<fs::File> {
         fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
         let path = self.dir.join(".lock");
         let f = fs::OpenOptions::new()
@@ -386,6 +409,11 @@ impl Lab {
                     return Err(e);
                 }
             }
+        }
+        if !opts.charts.is_empty() || opts.registry {
+            let done = crate::charts::lab_up(self, &mut state, opts, assets).await;
+            self.save(&state)?;
+            done?;
         }
         self.save(&state)?;
         Ok(state)
@@ -649,6 +677,9 @@ impl Lab {
                     format!("--cluster-signing-cert-file={}", ca_path.display()),
                     format!("--cluster-signing-key-file={}", ca.files.key.display()),
                     format!("--cluster-name=lab-{region}"),
+                    // PersistentVolumes for claims of the lab's StorageClasses
+                    // (hostPath directories under /tmp/hostpath_pv).
+                    "--enable-hostpath-provisioner=true".into(),
                     "--profiling=false".into(),
                 ],
             ),
@@ -733,6 +764,7 @@ impl Lab {
             wait_healthy(&http_any, rec, region, &health_url(rec), opts.ready_timeout).await?;
         }
         wait_nodes_ready(&client, region, opts.nodes, opts.ready_timeout).await?;
+        crate::storage::ensure_classes(&client, region).await?;
         Ok(RegionState {
             name: region.to_string(),
             server,
@@ -799,6 +831,12 @@ impl Lab {
         if let Some(b) = &state.openbao {
             all.push(("lab".into(), b.clone()));
         }
+        if let Some(r) = &state.registry {
+            all.push(("lab".into(), r.clone()));
+        }
+        if let Some(p) = state.charts.as_ref().and_then(|c| c.process.clone()) {
+            all.push(("lab".into(), p));
+        }
         for (scope, p) in all {
             let alive = p.is_alive();
             let client = if p.component == "kube-apiserver" || p.component == "openbao" {
@@ -842,8 +880,11 @@ impl Lab {
     }
 
     /// The variables `flotilla lab env` exports: `KUBECONFIG`, `PATH` with the
-    /// lab's binaries first, and `VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_CACERT`
-    /// when OpenBao runs.
+    /// lab's binaries first, `VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_CACERT`
+    /// when OpenBao runs, `FLOTILLA_LAB_CHARTS` (the chart repository URL)
+    /// when it serves charts, and `FLOTILLA_LAB_REGISTRY` (`127.0.0.1:PORT`)
+    /// and `FLOTILLA_LAB_OCI` (`oci://127.0.0.1:PORT/charts`) when the OCI
+    /// registry runs.
     pub fn env(&self) -> Result<Vec<(String, String)>> {
         let state = self
             .state()?
@@ -871,6 +912,19 @@ impl Lab {
             vars.push(("VAULT_TOKEN".into(), info.root_token));
             vars.push(("VAULT_CACERT".into(), info.ca_cert.display().to_string()));
         }
+        if let Some(c) = state.charts.as_ref().filter(|c| !c.url.is_empty()) {
+            vars.push(("FLOTILLA_LAB_CHARTS".into(), c.url.clone()));
+        }
+        if let Some(r) = &state.registry {
+            vars.push((
+                "FLOTILLA_LAB_REGISTRY".into(),
+                r.address.trim_start_matches("http://").to_string(),
+            ));
+            vars.push((
+                "FLOTILLA_LAB_OCI".into(),
+                crate::registry::oci_base(&r.address),
+            ));
+        }
         Ok(vars)
     }
 
@@ -893,6 +947,12 @@ impl Lab {
             if let Some(b) = &state.openbao {
                 process::stop(b, Duration::from_secs(10));
             }
+            if let Some(r) = &state.registry {
+                process::stop(r, Duration::from_secs(10));
+            }
+            if let Some(p) = state.charts.as_ref().and_then(|c| c.process.as_ref()) {
+                process::stop(p, Duration::from_secs(10));
+            }
             for h in handles {
                 let _ = h.join();
             }
@@ -906,8 +966,10 @@ impl Lab {
                 }
             }
         }
-        for p in ProcessRecord::load_all(&self.dir.join("openbao").join("run")) {
-            process::stop(&p, Duration::from_secs(10));
+        for service in ["openbao", "registry", "charts"] {
+            for p in ProcessRecord::load_all(&self.dir.join(service).join("run")) {
+                process::stop(&p, Duration::from_secs(10));
+            }
         }
         fs::remove_dir_all(&self.dir).map_err(io("removing", &self.dir))
     }

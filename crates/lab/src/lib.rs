@@ -15,20 +15,28 @@
 //! ```
 
 pub mod assets;
+mod chart_server;
+pub mod charts;
 mod error;
 pub mod example;
 pub mod git_http;
+mod helmignore;
 pub mod kubeconfig;
 mod lab;
+mod lab_services;
 pub mod openbao;
 pub mod pki;
 pub mod process;
+pub mod registry;
 pub mod smoke;
+pub mod storage;
 mod testlab;
+pub mod webhooks;
 
 pub use error::{tail_lines, LabError, Result};
 pub use lab::{
     ensure_crypto_provider, flotilla_home, validate_region, ComponentStatus, Lab, LabState,
     RegionState, UpOptions, REGION_COMPONENTS,
 };
-pub use testlab::TestLab;
+pub use lab_services::{ChartsState, ServeCommand};
+pub use testlab::{TestLab, TestLabBuilder};

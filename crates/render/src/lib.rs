@@ -19,7 +19,6 @@
 mod directory;
 mod error;
 pub mod kustomize;
-pub mod yaml;
 
 use flotilla_core::{Location, Manifest};
 use flotilla_git::{EntryKind, Tree};
@@ -27,6 +26,9 @@ use serde_json::Value;
 
 pub use directory::{glob_match, DirectoryOptions};
 pub use error::RenderError;
+/// YAML as kustomize reads and writes it: the workspace's one
+/// go-yaml-compatible parser and emitter ([`flotilla_yaml`]).
+pub use flotilla_yaml as yaml;
 
 /// Options of a render.
 #[derive(Debug, Clone)]
@@ -80,7 +82,7 @@ impl Rendered {
             if i > 0 {
                 out.push_str("---\n");
             }
-            yaml::emit_document(&Value::Object(m.object.clone()), &mut out);
+            yaml::emit_map_document(&m.object, &mut out);
         }
         out
     }

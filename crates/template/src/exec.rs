@@ -958,7 +958,9 @@ impl<'a> State<'a> {
             (Param::Int, Value::Int(_)) => true,
             (Param::Float64, Value::Float(_)) => true,
             (Param::Bool, Value::Bool(_)) => true,
-            (Param::Map, Value::Map(m)) => !m.string_values,
+            (Param::Map, Value::Map(m)) => {
+                !m.string_values && m.methods().and_then(|x| x.type_name()).is_none()
+            }
             (Param::Time, Value::Time(_)) => true,
             _ => false,
         };

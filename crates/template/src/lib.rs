@@ -59,7 +59,7 @@ use std::sync::Arc;
 pub use exec::Ctx;
 pub use funcs::{FuncError, FuncImpl, FuncMap, Function, Param};
 pub use gofmt::{sprint, sprintf, sprintln};
-pub use value::{deep_equal, ElemType, List, Map, Value};
+pub use value::{deep_equal, ElemType, GoMethods, List, Map, Value};
 
 /// What executing a template does when a map has no entry for a key
 /// (Go's `Option("missingkey=...")`).

@@ -16,6 +16,8 @@ pub(crate) fn method(recv: &Value, name: &str) -> Option<Function> {
     match recv {
         Value::Version(v) => version_method(v, name),
         Value::Time(t) => time_method(t, name),
+        Value::Map(m) => m.methods().and_then(|x| x.method(recv, name)),
+        Value::List(l) => l.methods.as_ref().and_then(|x| x.method(recv, name)),
         _ => None,
     }
 }

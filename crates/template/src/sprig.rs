@@ -1211,6 +1211,7 @@ fn deep_copy(v: &Value) -> Value {
             elem: l.elem,
             items: l.items.iter().map(deep_copy).collect(),
             nil: l.nil,
+            methods: None,
         })),
         Value::Map(m) => Value::Map(Arc::new(Map::new(
             m.string_values,
@@ -3359,6 +3360,7 @@ pub(crate) fn funcs(limits: Limits) -> FuncMap {
                     elem: ElemType::String,
                     items: Vec::new(),
                     nil: true,
+                    methods: None,
                 })));
             }
             Ok(Value::string_list(v))

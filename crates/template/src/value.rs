@@ -86,6 +86,54 @@ pub struct List {
     pub items: Vec<Value>,
     /// A nil slice (marshals to JSON `null`).
     pub nil: bool,
+    /// Methods of a named slice type (Helm's `chartutil.VersionSet` and
+    /// its `Has`); `None` for plain slices.
+    pub methods: Option<Arc<dyn GoMethods>>,
+}
+
+/// The methods of a Go named type built on a map or a slice, such as
+/// Helm's `files` (`.Files.Get`, `.Files.Glob`) or `VersionSet`
+/// (`.Capabilities.APIVersions.Has`). A template calls them as fields
+/// (`{{ .Files.Get "a.txt" }}`); a method wins over a map key of the same
+/// name, as in Go.
+///
+/// ```
+/// use std::sync::Arc;
+/// use flotilla_template::{Function, GoMethods, Param, Template, Value};
+/// #[derive(Debug)]
+/// struct Shout;
+/// impl GoMethods for Shout {
+///     fn method(&self, recv: &Value, name: &str) -> Option<Function> {
+///         let Value::Map(m) = recv else { return None };
+///         let m = m.clone();
+///         (name == "Loud").then(|| Function::new(&[Param::String], move |_, a| {
+///             let v = m.get(a[0].as_str().unwrap_or("")).unwrap_or(Value::Nil);
+///             Ok(Value::str(v.as_str().unwrap_or("").to_uppercase()))
+///         }))
+///     }
+/// }
+/// let files = Value::map_with_methods(
+///     [("a".to_string(), Value::str("hi"))].into_iter().collect(),
+///     Arc::new(Shout),
+/// );
+/// let data = Value::map([("F".to_string(), files)].into_iter().collect());
+/// let t = Template::new("t").parse(r#"{{ .F.Loud "a" }} {{ .F.a }}"#).unwrap();
+/// assert_eq!(t.execute_value(data).unwrap(), "HI hi");
+/// ```
+pub trait GoMethods: Send + Sync + std::fmt::Debug {
+    /// The method `name` bound to `recv` (the map or slice value that
+    /// carries these methods), if the type has one.
+    fn method(&self, recv: &Value, name: &str) -> Option<crate::funcs::Function>;
+
+    /// The Go type name (`%T`) when the type is not assignable to the
+    /// plain `map[string]interface {}` / slice type it is held as (Helm's
+    /// `engine.files` is a `map[string][]byte`): such a value is then
+    /// refused by functions taking a `map[string]interface {}`, as in Go.
+    /// `None` (the default) for a named type with the same underlying
+    /// type, which Go assigns freely.
+    fn type_name(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A Go map with string keys. Like a Go map it is a reference: Sprig's
@@ -95,6 +143,7 @@ pub struct Map {
     /// `true` for `map[string]string`, `false` for `map[string]interface {}`.
     pub string_values: bool,
     entries: RwLock<BTreeMap<String, Value>>,
+    methods: Option<Arc<dyn GoMethods>>,
 }
 
 impl Map {
@@ -103,7 +152,22 @@ impl Map {
         Map {
             string_values,
             entries: RwLock::new(entries),
+            methods: None,
         }
+    }
+
+    /// A `map[string]interface {}` of a named type with `methods`.
+    pub fn with_methods(entries: BTreeMap<String, Value>, methods: Arc<dyn GoMethods>) -> Map {
+        Map {
+            string_values: false,
+            entries: RwLock::new(entries),
+            methods: Some(methods),
+        }
+    }
+
+    /// The methods of the map's named type, if any.
+    pub fn methods(&self) -> Option<&Arc<dyn GoMethods>> {
+        self.methods.as_ref()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
@@ -175,6 +239,7 @@ impl Value {
             elem: ElemType::Any,
             items,
             nil: false,
+            methods: None,
         }))
     }
 
@@ -184,6 +249,7 @@ impl Value {
             elem,
             items,
             nil: false,
+            methods: None,
         }))
     }
 
@@ -193,6 +259,7 @@ impl Value {
             elem: ElemType::Any,
             items: Vec::new(),
             nil: true,
+            methods: None,
         }))
     }
 
@@ -207,6 +274,29 @@ impl Value {
     /// A `map[string]interface {}`.
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
         Value::Map(Arc::new(Map::new(false, entries)))
+    }
+
+    /// A `map[string]interface {}` of a named type with `methods` (see
+    /// [`GoMethods`]).
+    pub fn map_with_methods(
+        entries: BTreeMap<String, Value>,
+        methods: Arc<dyn GoMethods>,
+    ) -> Value {
+        Value::Map(Arc::new(Map::with_methods(entries, methods)))
+    }
+
+    /// A slice with element type `elem` of a named type with `methods`.
+    pub fn list_with_methods(
+        elem: ElemType,
+        items: Vec<Value>,
+        methods: Arc<dyn GoMethods>,
+    ) -> Value {
+        Value::List(Arc::new(List {
+            elem,
+            items,
+            nil: false,
+            methods: Some(methods),
+        }))
     }
 
     /// An empty `map[string]interface {}`.
@@ -224,9 +314,14 @@ impl Value {
             Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
-            Value::List(l) => l.elem.slice_name(),
+            Value::List(l) => match l.methods.as_ref().and_then(|x| x.type_name()) {
+                Some(n) => n,
+                None => l.elem.slice_name(),
+            },
             Value::Map(m) => {
-                if m.string_values {
+                if let Some(n) = m.methods().and_then(|x| x.type_name()) {
+                    n
+                } else if m.string_values {
                     "map[string]string"
                 } else {
                     "map[string]interface {}"

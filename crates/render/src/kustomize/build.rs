@@ -12,7 +12,7 @@ use flotilla_git::{EntryKind, GitError, Tree};
 use super::generators;
 use super::jsonpatch;
 use super::nameref;
-use super::resource::{Behavior, ResId, Resource};
+use super::resource::{Behavior, Gvk, ResId, Resource};
 use super::selector::CompiledSelector;
 use super::smp;
 use super::transform::{self, TransformError};
@@ -293,8 +293,11 @@ impl Engine<'_> {
     fn accumulate(&self, kt: &Kust, mut acc: Acc, chain: &mut Vec<String>) -> Result<Acc> {
         debug!(kustomization = %kt.file, "accumulating");
         unsupported(kt)?;
+        // Only appends change `acc.res` while resources are read, so one
+        // index of its ids serves the whole list (no rescan per resource).
+        let mut ids = IdIndex::new(&acc.res);
         for (i, path) in kt.k.resources.iter().enumerate() {
-            self.accumulate_resource(kt, i, path, &mut acc, chain)?;
+            self.accumulate_resource(kt, i, path, &mut acc, &mut ids, chain)?;
         }
         for (i, path) in kt.k.crds.iter().enumerate() {
             let loc = kt.loc("crds", Some(i));
@@ -377,6 +380,7 @@ impl Engine<'_> {
         i: usize,
         path: &str,
         acc: &mut Acc,
+        ids: &mut IdIndex,
         chain: &mut Vec<String>,
     ) -> Result<()> {
         let loc = kt.loc("resources", Some(i));
@@ -409,7 +413,7 @@ impl Engine<'_> {
                 chain.pop();
                 let sub_acc = r?;
                 for r in sub_acc.res {
-                    append(&mut acc.res, r)?;
+                    ids.append(&mut acc.res, r)?;
                 }
                 merge_vars(&mut acc.vars, sub_acc.vars)
                     .map_err(|m| RenderError::input(loc.clone(), m))?;
@@ -427,7 +431,7 @@ impl Engine<'_> {
                 }
                 let text = self.read_text(&full, &loc)?;
                 for r in self.parse_resources(&text, &full)? {
-                    append(&mut acc.res, r)?;
+                    ids.append(&mut acc.res, r)?;
                 }
                 Ok(())
             }
@@ -855,21 +859,50 @@ fn expand(value: Value, loc: &Location, out: &mut Vec<Resource>) -> Result<()> {
     Ok(())
 }
 
-/// Appends, refusing a second resource with the same id.
-fn append(list: &mut Vec<Resource>, r: Resource) -> Result<()> {
-    let id = r.cur_id();
-    if let Some(other) = list.iter().find(|o| o.cur_id().equals(&id)) {
-        return Err(RenderError::input(
-            r.origin.clone(),
-            format!(
-                "may not add resource with an already registered id: {} (already defined at {})",
-                id.kustomize_string(),
-                other.origin
-            ),
-        ));
+/// The ids of a list of resources, as [`ResId::equals`] compares them
+/// (group, version, kind, name, effective namespace), to the position of
+/// the resource holding each.
+pub(crate) struct IdIndex {
+    map: std::collections::HashMap<(Gvk, String, String), usize>,
+}
+
+impl IdIndex {
+    fn key(id: ResId) -> (Gvk, String, String) {
+        let ns = id.effective_namespace().to_string();
+        (id.gvk, id.name, ns)
     }
-    list.push(r);
-    Ok(())
+
+    /// The index of `list`.
+    pub fn new(list: &[Resource]) -> IdIndex {
+        let mut map = std::collections::HashMap::with_capacity(list.len());
+        for (i, r) in list.iter().enumerate() {
+            map.entry(Self::key(r.cur_id())).or_insert(i);
+        }
+        IdIndex { map }
+    }
+
+    /// Appends, refusing a second resource with the same id.
+    pub fn append(&mut self, list: &mut Vec<Resource>, r: Resource) -> Result<()> {
+        let id = r.cur_id();
+        let shown = || id.kustomize_string();
+        match self.map.entry(Self::key(id.clone())) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                return Err(RenderError::input(
+                    r.origin.clone(),
+                    format!(
+                        "may not add resource with an already registered id: {} (already defined at {})",
+                        shown(),
+                        list[*e.get()].origin
+                    ),
+                ));
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(list.len());
+            }
+        }
+        list.push(r);
+        Ok(())
+    }
 }
 
 fn unique_by_any_id(list: &[Resource], id: &ResId) -> std::result::Result<usize, String> {

@@ -208,6 +208,9 @@ pub fn apply(obj: &mut Map<String, Value>, ops: &[Op]) -> Result<(), String> {
         }
         Ok(())
     })();
+    if result.is_ok() {
+        as_float64(&mut doc);
+    }
     match doc {
         Value::Object(m) => *obj = m,
         _ => {
@@ -217,6 +220,31 @@ pub fn apply(obj: &mut Map<String, Value>, ops: &[Op]) -> Result<(), String> {
         }
     }
     result
+}
+
+/// kustomize reads the patched JSON back with Go's `json.Unmarshal` into
+/// `interface{}`: every number becomes a float64. Integers beyond 2^53
+/// lose precision there (and print as the float's digits); smaller ones
+/// are unchanged.
+fn as_float64(v: &mut Value) {
+    const EXACT: u64 = 1 << 53;
+    match v {
+        Value::Number(n) => {
+            let big = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() > EXACT,
+                (None, Some(u)) => u > EXACT,
+                _ => false,
+            };
+            if big {
+                if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                    *n = f;
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(as_float64),
+        Value::Object(m) => m.values_mut().for_each(as_float64),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

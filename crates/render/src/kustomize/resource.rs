@@ -100,10 +100,18 @@ impl Gvk {
 
     /// True for kinds known to be cluster-scoped.
     pub fn is_cluster_scoped(&self) -> bool {
-        let av = self.api_version();
-        CLUSTER_SCOPED
-            .iter()
-            .any(|(a, k)| *a == av && *k == self.kind)
+        let (g, v) = (self.group.as_str(), self.version.as_str());
+        CLUSTER_SCOPED.iter().any(|(a, k)| {
+            *k == self.kind
+                && if g.is_empty() {
+                    *a == v
+                } else {
+                    a.len() == g.len() + 1 + v.len()
+                        && a.starts_with(g)
+                        && a.as_bytes()[g.len()] == b'/'
+                        && a.ends_with(v)
+                }
+        })
     }
 
     /// True when every non-empty part of `sel` equals this one's.

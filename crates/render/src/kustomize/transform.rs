@@ -240,9 +240,50 @@ pub fn annotations(resources: &mut [Resource], common: &BTreeMap<String, String>
 
 /// Whether `image` is `name` with an optional tag and digest (kustomize's
 /// `IsImageMatched`; the name is used as a regular expression, as there).
+#[cfg(test)]
 fn image_matches(image: &str, name: &str) -> bool {
-    let pattern = format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$");
-    regex::Regex::new(&pattern).is_ok_and(|r| r.is_match(image))
+    ImageRule::new(&Image {
+        name: name.to_string(),
+        ..Default::default()
+    })
+    .matches(image)
+}
+
+/// One `images:` entry with its name pattern compiled once (not per
+/// resource and field).
+struct ImageRule<'a> {
+    img: &'a Image,
+    /// `None` when the name is not a valid regular expression (it then
+    /// matches nothing, as in kustomize).
+    re: Option<regex::Regex>,
+}
+
+impl<'a> ImageRule<'a> {
+    fn new(img: &'a Image) -> Self {
+        let name = &img.name;
+        let pattern = format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$");
+        ImageRule {
+            img,
+            re: regex::Regex::new(&pattern).ok(),
+        }
+    }
+
+    fn matches(&self, image: &str) -> bool {
+        // Cheap refusal first: a match starts with the name's literal
+        // prefix (up to its first metacharacter; none with an alternation).
+        let lit_end = if self.img.name.contains('|') {
+            0
+        } else {
+            self.img
+                .name
+                .find(|c: char| "\\.+*?()|[]{}^$".contains(c))
+                .unwrap_or(self.img.name.len())
+        };
+        if !image.starts_with(&self.img.name[..lit_end]) {
+            return false;
+        }
+        self.re.as_ref().is_some_and(|r| r.is_match(image))
+    }
 }
 
 /// Splits an image reference into name, tag and digest.
@@ -283,7 +324,8 @@ pub fn split_image(image: &str) -> (String, String, String) {
     }
 }
 
-fn update_image(node: &mut Value, img: &Image) -> Result<(), String> {
+fn update_image(node: &mut Value, rule: &ImageRule) -> Result<(), String> {
+    let img = rule.img;
     let current = match &*node {
         Value::Null => return Ok(()),
         Value::Object(_) | Value::Array(_) => {
@@ -294,7 +336,7 @@ fn update_image(node: &mut Value, img: &Image) -> Result<(), String> {
         }
         other => super::resource::scalar_text(other),
     };
-    if !image_matches(&current, &img.name) {
+    if !rule.matches(&current) {
         return Ok(());
     }
     let (mut name, mut tag, mut digest) = split_image(&current);
@@ -326,7 +368,7 @@ fn update_image(node: &mut Value, img: &Image) -> Result<(), String> {
 
 /// kustomize's legacy image walk: every `containers` / `initContainers`
 /// list anywhere in the object.
-fn legacy_images(v: &mut Value, img: &Image) -> Result<(), String> {
+fn legacy_images(v: &mut Value, img: &ImageRule) -> Result<(), String> {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
@@ -359,6 +401,7 @@ fn legacy_images(v: &mut Value, img: &Image) -> Result<(), String> {
 pub fn images(resources: &mut [Resource], images: &[Image]) -> TResult {
     let table = specs(&IMAGES);
     for img in images {
+        let img = &ImageRule::new(img);
         for (i, r) in resources.iter_mut().enumerate() {
             if r.kind() == "CustomResourceDefinition" {
                 continue;

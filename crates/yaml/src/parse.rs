@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::resolve::{resolve_plain, resolved_to_value, Resolved, Resolver};
+use crate::number::go_format_float32;
+use crate::resolve::{resolve_plain, resolved_to_value, Resolved, Resolver};
 
 /// Bounds on what one document may cost to read.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +33,8 @@ impl Default for ParseLimits {
 }
 
 /// A YAML error with a 1-based line and column relative to the parsed text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
 pub struct YamlError {
     /// 1-based line.
     pub line: u32,
@@ -40,16 +42,6 @@ pub struct YamlError {
     pub column: u32,
     /// What is wrong.
     pub message: String,
-}
-
-impl std::fmt::Display for YamlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: {}",
-            self.line, self.column, self.message
-        )
-    }
 }
 
 /// A node with its position (1-based line and column).
@@ -152,7 +144,7 @@ impl ParseOptions {
 /// blanks that starts a line. Returns its 1-based line and column.
 ///
 /// ```
-/// use flotilla_render::yaml::find_nbsp_indentation;
+/// use flotilla_yaml::find_nbsp_indentation;
 ///
 /// assert_eq!(find_nbsp_indentation("a:\n\u{a0} b: 1\n"), Some((2, 1)));
 /// assert_eq!(find_nbsp_indentation("a: \u{a0}x\n"), None);
@@ -220,18 +212,34 @@ fn scalar_value(
 ) -> Result<(Value, bool), YamlError> {
     // Returns the value and whether it is the merge key `<<`.
     let plain = matches!(style, TScalarStyle::Plain);
+    let v2 = opts.resolver == Resolver::V2;
     let non_finite = |t: &str| {
+        if v2 {
+            // sigs.k8s.io/yaml's JSON step, in Go's words.
+            let go = match resolve_plain(t, Resolver::V2) {
+                Resolved::Float(f) if f.is_nan() => "NaN",
+                Resolved::Float(f) if f < 0.0 => "-Inf",
+                _ => "+Inf",
+            };
+            return err(mark, format!("json: unsupported value: {go}"));
+        }
         err(
             mark,
             format!("value {t:?} is not a finite number; it cannot be rendered as JSON"),
         )
+    };
+    // go-yaml v2 decodes timestamps into `interface{}` as the text written
+    // (for backward compatibility); v3 makes them times.
+    let keep_timestamp_text = |r: Resolved| match r {
+        Resolved::Timestamp(_) if v2 => Resolved::Str,
+        r => r,
     };
     match tag {
         None => {
             if !plain {
                 return Ok((Value::String(text), false));
             }
-            let r = resolve_plain(&text, opts.resolver);
+            let r = keep_timestamp_text(resolve_plain(&text, opts.resolver));
             if r == Resolved::Merge {
                 return Ok((Value::String(text), true));
             }
@@ -269,7 +277,7 @@ fn scalar_value(
                 let r = match (kind, r) {
                     ("float", Resolved::Int(i)) => Resolved::Float(i as f64),
                     ("float", Resolved::UInt(u)) => Resolved::Float(u as f64),
-                    (_, r) => r,
+                    (_, r) => keep_timestamp_text(r),
                 };
                 let v = resolved_to_value(r, &text).ok_or_else(|| non_finite(&text))?;
                 Ok((v, false))
@@ -293,8 +301,19 @@ fn key_string(
         PKind::Scalar(v) => {
             let text = match v {
                 Value::Null => "null".to_string(),
+                // sigs.k8s.io/yaml spells float keys as float32 `%g`.
+                Value::Number(n) if n.is_f64() => go_format_float32(n.as_f64().unwrap_or(0.0)),
                 other => other.to_string(),
             };
+            if !opts.strict_keys && v.is_null() {
+                return Err(YamlError {
+                    line: mark_line,
+                    column: mark_col,
+                    message: "unsupported map key of type: %!s(<nil>) (a null mapping key \
+                              cannot be converted to JSON)"
+                        .into(),
+                });
+            }
             if opts.strict_keys {
                 Err(YamlError {
                     line: mark_line,
@@ -315,8 +334,8 @@ fn key_string(
     }
 }
 
-/// Merges `<<` sources into `entries`: explicit keys win, then earlier sources.
-fn apply_merges(entries: &mut Vec<(String, PNode)>, merges: Vec<PNode>) -> Result<(), YamlError> {
+/// The mappings a `<<` value names, in order.
+fn merge_sources(merges: Vec<PNode>) -> Result<Vec<Vec<(String, PNode)>>, YamlError> {
     let mut sources = Vec::new();
     for m in merges {
         match m.kind {
@@ -345,7 +364,13 @@ fn apply_merges(entries: &mut Vec<(String, PNode)>, merges: Vec<PNode>) -> Resul
             }
         }
     }
-    for source in sources {
+    Ok(sources)
+}
+
+/// go-yaml v3's (and kyaml's) merge: applied after the mapping's own keys;
+/// explicit keys win, then earlier sources.
+fn apply_merges(entries: &mut Vec<(String, PNode)>, merges: Vec<PNode>) -> Result<(), YamlError> {
+    for source in merge_sources(merges)? {
         for (k, v) in source {
             if !entries.iter().any(|(ek, _)| *ek == k) {
                 entries.push((k, v));
@@ -355,11 +380,31 @@ fn apply_merges(entries: &mut Vec<(String, PNode)>, merges: Vec<PNode>) -> Resul
     Ok(())
 }
 
+/// Sets a key, replacing an earlier value in place (go-yaml v2 decoding
+/// into a map: the last value wins).
+fn set_entry(entries: &mut Vec<(String, PNode)>, k: String, v: PNode) {
+    match entries.iter_mut().find(|(ek, _)| *ek == k) {
+        Some(e) => e.1 = v,
+        None => entries.push((k, v)),
+    }
+}
+
+/// go-yaml v2's merge: applied where `<<` stands, overwriting the keys
+/// before it; among several sources the earlier wins.
+fn merge_now(entries: &mut Vec<(String, PNode)>, merge: PNode) -> Result<(), YamlError> {
+    for source in merge_sources(vec![merge])?.into_iter().rev() {
+        for (k, v) in source {
+            set_entry(entries, k, v);
+        }
+    }
+    Ok(())
+}
+
 /// Parses the first YAML document of `text`. `Ok(None)` when there is none,
 /// or when it is empty or `null` (comment-only documents included).
 ///
 /// ```
-/// use flotilla_render::yaml::{parse_first_document, ParseOptions};
+/// use flotilla_yaml::{parse_first_document, ParseOptions};
 ///
 /// let doc = parse_first_document("a: &x [1, 2]\nb: *x\n", &ParseOptions::resources()).unwrap().unwrap();
 /// assert_eq!(doc.into_value(), serde_json::json!({"a": [1, 2], "b": [1, 2]}));
@@ -539,13 +584,14 @@ pub fn parse_first_document(text: &str, opts: &ParseOptions) -> Result<Option<PN
                                     ),
                                 });
                             }
-                            entries.remove(pos);
                         }
                         *key = Some(KeySlot::Key(k));
                     }
                 }
+                Some(KeySlot::Merge) if opts.resolver == Resolver::V2 => merge_now(entries, node)?,
                 Some(KeySlot::Merge) => merges.push(node),
-                Some(KeySlot::Key(k)) => entries.push((k, node)),
+                Some(KeySlot::Key(k)) if opts.strict_keys => entries.push((k, node)),
+                Some(KeySlot::Key(k)) => set_entry(entries, k, node),
             },
         }
     }
@@ -556,6 +602,52 @@ pub fn parse_first_document(text: &str, opts: &ParseOptions) -> Result<Option<PN
         }) => None,
         other => other,
     })
+}
+
+/// Reads the first document of `text` as `sigs.k8s.io/yaml.Unmarshal` into
+/// `interface{}` does (how Helm reads values files and `fromYaml` reads
+/// text): go-yaml v2 (YAML 1.1 scalars: `yes`/`on` are booleans, `0777` is
+/// octal, timestamps stay text, merge keys as v2 applies them), then JSON:
+/// every number becomes a float64 and every key a string. An empty
+/// document is `null`.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let v = flotilla_yaml::unmarshal("a: 010\nb: on\nc: 2001-12-14\n1.50: x\n").unwrap();
+/// assert_eq!(v, json!({"a": 8.0, "b": true, "c": "2001-12-14", "1.5": "x"}));
+/// assert_eq!(flotilla_yaml::unmarshal("# nothing\n").unwrap(), json!(null));
+/// ```
+pub fn unmarshal(text: &str) -> Result<Value, YamlError> {
+    unmarshal_with(text, ParseLimits::default())
+}
+
+/// [`unmarshal`] with explicit bounds.
+pub fn unmarshal_with(text: &str, limits: ParseLimits) -> Result<Value, YamlError> {
+    let opts = ParseOptions {
+        limits,
+        ..ParseOptions::config()
+    };
+    Ok(match parse_first_document(text, &opts)? {
+        Some(node) => json_numbers(node.into_value()),
+        None => Value::Null,
+    })
+}
+
+/// Numbers as Go's JSON decoder makes them for `interface{}`: float64.
+fn json_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if !n.is_f64() => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(Value::Number(n)),
+        Value::Array(items) => Value::Array(items.into_iter().map(json_numbers).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, x)| (k, json_numbers(x))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Splits a multi-document stream the way kyaml does: on lines starting

@@ -1,34 +1,26 @@
-//! Writes JSON values as YAML exactly as `kustomize build` prints them.
+//! Writes JSON values as YAML exactly as go-yaml v2 prints them.
 //!
-//! Kustomize serialises each resource to JSON and converts the JSON to YAML
-//! with sigs.k8s.io/yaml, i.e. go-yaml v2 (a port of libyaml's emitter):
-//! keys sorted in go-yaml v2's "natural" order, block style, sequences not
-//! indented inside mappings, lines folded at 80 columns, strings quoted when
-//! YAML 1.1 would read them as something else. This module reimplements
-//! that emitter's decisions (style selection, scalar analysis, folding,
-//! escapes, chomping indicators) for the subset of events kustomize produces.
+//! kustomize serialises each resource to JSON and converts the JSON to YAML
+//! with sigs.k8s.io/yaml, and Helm's `toYaml` does the same: go-yaml v2 (a
+//! port of libyaml's emitter) with keys sorted in go-yaml v2's "natural"
+//! order, block style, sequences not indented inside mappings, lines folded
+//! at 80 columns, strings quoted when YAML 1.1 would read them as something
+//! else. This module reimplements that emitter's decisions (style
+//! selection, scalar analysis, folding, escapes, chomping indicators) for
+//! the events a JSON value produces.
 
-use serde_json::{Map, Number, Value};
+use std::cmp::Ordering;
 
-use super::resolve::v2_needs_quotes;
+use serde_json::{Map, Value};
+
+use crate::number::number_text;
+use crate::resolve::v2_needs_quotes;
 
 const BEST_WIDTH: i64 = 80;
 const BEST_INDENT: i64 = 2;
 
-/// go-yaml v2's map key order (`keyList.Less`) for string keys: letters
-/// compare by code point, letters sort after non-letters, and runs of
-/// digits compare by numeric value.
-///
-/// ```
-/// use flotilla_render::yaml::v2_key_less;
-///
-/// assert!(v2_key_less("a2", "a10"));
-/// assert!(v2_key_less("apiVersion", "kind"));
-/// assert!(v2_key_less("a-b", "ab"));
-/// ```
-pub fn v2_key_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
+/// go-yaml v2's `keyList.Less` on two sequences of characters.
+fn key_less_chars(ar: &[char], br: &[char]) -> bool {
     let mut i = 0;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
@@ -46,14 +38,14 @@ pub fn v2_key_less(a: &str, b: &str) -> bool {
         let mut an: i64 = 0;
         let mut bn: i64 = 0;
         if ar[i] == '0' || br[i] == '0' {
-            let mut j = i as isize - 1;
-            while j >= 0 && ar[j as usize].is_ascii_digit() {
-                if ar[j as usize] != '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != '0' {
                     an = 1;
                     bn = 1;
                     break;
                 }
-                j -= 1;
             }
         }
         let mut ai = i;
@@ -77,101 +69,92 @@ pub fn v2_key_less(a: &str, b: &str) -> bool {
     ar.len() < br.len()
 }
 
+/// The same on ASCII bytes (no allocation).
+fn key_less_ascii(ar: &[u8], br: &[u8]) -> bool {
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            i += 1;
+            continue;
+        }
+        let al = ar[i].is_ascii_alphabetic();
+        let bl = br[i].is_ascii_alphabetic();
+        if al && bl {
+            return ar[i] < br[i];
+        }
+        if al || bl {
+            return bl;
+        }
+        let mut an: i64 = 0;
+        let mut bn: i64 = 0;
+        if ar[i] == b'0' || br[i] == b'0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != b'0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an.wrapping_mul(10).wrapping_add((ar[ai] - b'0') as i64);
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn.wrapping_mul(10).wrapping_add((br[bi] - b'0') as i64);
+            bi += 1;
+        }
+        if an != bn {
+            return an < bn;
+        }
+        if ai != bi {
+            return ai < bi;
+        }
+        return ar[i] < br[i];
+    }
+    ar.len() < br.len()
+}
+
+/// go-yaml v2's map key order (`keyList.Less`) for string keys: letters
+/// compare by code point, letters sort after non-letters, and runs of
+/// digits compare by numeric value.
+///
+/// ```
+/// use flotilla_yaml::v2_key_less;
+///
+/// assert!(v2_key_less("a2", "a10"));
+/// assert!(v2_key_less("apiVersion", "kind"));
+/// assert!(v2_key_less("a-b", "ab"));
+/// ```
+pub fn v2_key_less(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return key_less_ascii(a.as_bytes(), b.as_bytes());
+    }
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    key_less_chars(&ar, &br)
+}
+
+/// [`v2_key_less`] as a total order (keys go-yaml finds equal compare by
+/// their bytes).
+pub fn v2_key_cmp(a: &str, b: &str) -> Ordering {
+    if v2_key_less(a, b) {
+        Ordering::Less
+    } else if v2_key_less(b, a) {
+        Ordering::Greater
+    } else {
+        a.cmp(b)
+    }
+}
+
 fn sorted_entries(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
     let mut v: Vec<(&String, &Value)> = m.iter().collect();
-    v.sort_by(|a, b| {
-        if v2_key_less(a.0, b.0) {
-            std::cmp::Ordering::Less
-        } else if v2_key_less(b.0, a.0) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    });
+    v.sort_by(|a, b| v2_key_cmp(a.0, b.0));
     v
-}
-
-/// Formats a float as Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
-pub fn go_format_g(f: f64) -> String {
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    // Shortest round-trip digits and exponent, from Rust's `{:e}`.
-    let e = format!("{:e}", f.abs());
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let neg = if f < 0.0 { "-" } else { "" };
-    if !(-4..6).contains(&exp) {
-        let mut s = String::new();
-        s.push_str(neg);
-        s.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            s.push('.');
-            s.push_str(&digits[1..]);
-        }
-        s.push('e');
-        s.push(if exp < 0 { '-' } else { '+' });
-        let a = exp.unsigned_abs();
-        if a < 10 {
-            s.push('0');
-        }
-        s.push_str(&a.to_string());
-        s
-    } else {
-        // %f with as many decimals as needed.
-        let dp = exp + 1; // digits before the point
-        let mut s = String::from(neg);
-        if dp <= 0 {
-            s.push_str("0.");
-            for _ in 0..(-dp) {
-                s.push('0');
-            }
-            s.push_str(&digits);
-        } else if dp as usize >= digits.len() {
-            s.push_str(&digits);
-            for _ in 0..(dp as usize - digits.len()) {
-                s.push('0');
-            }
-        } else {
-            s.push_str(&digits[..dp as usize]);
-            s.push('.');
-            s.push_str(&digits[dp as usize..]);
-        }
-        s
-    }
-}
-
-/// The text go-yaml v2 prints for a JSON number that went through Go's
-/// JSON encoder (kustomize's round trip): integral values in the plain
-/// range print as integers, everything else as `%g`.
-pub fn number_text(n: &Number) -> String {
-    if let Some(i) = n.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    let a = f.abs();
-    if f == 0.0 {
-        return "0".into();
-    }
-    if (1e-6..1e21).contains(&a) && f.fract() == 0.0 {
-        // Go's JSON encoder writes it without a point; go-yaml v2 then reads
-        // an integer if it fits in 64 bits.
-        if a <= i64::MAX as f64 && f >= i64::MIN as f64 && (f as i64) as f64 == f {
-            return (f as i64).to_string();
-        }
-        if f > 0.0 && f <= u64::MAX as f64 && (f as u64) as f64 == f {
-            return (f as u64).to_string();
-        }
-    }
-    go_format_g(f)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -184,7 +167,6 @@ enum Style {
 
 struct Analysis {
     multiline: bool,
-    flow_plain_allowed: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
     block_allowed: bool,
@@ -204,18 +186,18 @@ fn is_printable(c: char) -> bool {
         || (0xE000..=0xFFFD).contains(&u) && u != 0xFEFF
 }
 
+/// libyaml's `yaml_emitter_analyze_scalar` (the block-context part: the
+/// emitter never writes flow collections with content).
 fn analyze(value: &str) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
-            flow_plain_allowed: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
         };
     }
-    let mut block_indicators = false;
-    let mut flow_indicators = false;
+    let mut block_indicators = value.starts_with("---") || value.starts_with("...");
     let mut line_breaks = false;
     let mut special_characters = false;
     let mut leading_space = false;
@@ -227,48 +209,25 @@ fn analyze(value: &str) -> Analysis {
     let mut previous_space = false;
     let mut previous_break = false;
 
-    if value.starts_with("---") || value.starts_with("...") {
-        block_indicators = true;
-        flow_indicators = true;
-    }
-    let chars: Vec<char> = value.chars().collect();
-    let n = chars.len();
     let mut preceded_by_whitespace = true;
-    for i in 0..n {
-        let c = chars[i];
-        let followed_by_whitespace = i + 1 >= n || chars[i + 1] == ' ' || chars[i + 1] == '\t';
-        if i == 0 {
+    let mut first = true;
+    let mut it = value.chars().peekable();
+    while let Some(c) = it.next() {
+        let next = it.peek().copied();
+        let last = next.is_none();
+        let followed_by_whitespace = matches!(next, None | Some(' ') | Some('\t'));
+        if first {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
-                '?' | ':' => {
-                    flow_indicators = true;
-                    if followed_by_whitespace {
-                        block_indicators = true;
-                    }
-                }
-                '-' if followed_by_whitespace => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
+                | '%' | '@' | '`' => block_indicators = true,
+                '?' | ':' if followed_by_whitespace => block_indicators = true,
+                '-' if followed_by_whitespace => block_indicators = true,
                 _ => {}
             }
         } else {
             match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow_indicators = true,
-                ':' => {
-                    flow_indicators = true;
-                    if followed_by_whitespace {
-                        block_indicators = true;
-                    }
-                }
-                '#' if preceded_by_whitespace => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
+                ':' if followed_by_whitespace => block_indicators = true,
+                '#' if preceded_by_whitespace => block_indicators = true,
                 _ => {}
             }
         }
@@ -276,10 +235,10 @@ fn analyze(value: &str) -> Analysis {
             special_characters = true;
         }
         if c == ' ' {
-            if i == 0 {
+            if first {
                 leading_space = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_space = true;
             }
             if previous_break {
@@ -289,10 +248,10 @@ fn analyze(value: &str) -> Analysis {
             previous_break = false;
         } else if is_break_char(c) {
             line_breaks = true;
-            if i == 0 {
+            if first {
                 leading_break = true;
             }
-            if i + 1 == n {
+            if last {
                 trailing_break = true;
             }
             if previous_space {
@@ -305,47 +264,37 @@ fn analyze(value: &str) -> Analysis {
             previous_break = false;
         }
         preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break_char(c);
+        first = false;
     }
     let mut a = Analysis {
         multiline: line_breaks,
-        flow_plain_allowed: true,
         block_plain_allowed: true,
         single_quoted_allowed: true,
         block_allowed: true,
     };
     if leading_space || leading_break || trailing_space || trailing_break {
-        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
     }
     if trailing_space {
         a.block_allowed = false;
     }
     if break_space {
-        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
     }
     if space_break || special_characters {
-        a.flow_plain_allowed = false;
         a.block_plain_allowed = false;
         a.single_quoted_allowed = false;
         a.block_allowed = false;
     }
-    if line_breaks {
-        a.flow_plain_allowed = false;
-        a.block_plain_allowed = false;
-    }
-    if flow_indicators {
-        a.flow_plain_allowed = false;
-    }
-    if block_indicators {
+    if line_breaks || block_indicators {
         a.block_plain_allowed = false;
     }
     a
 }
 
-struct Emitter {
-    out: String,
+struct Emitter<'o> {
+    out: &'o mut String,
     column: i64,
     indent: i64,
     indents: Vec<i64>,
@@ -354,10 +303,15 @@ struct Emitter {
     open_ended: bool,
 }
 
-impl Emitter {
+impl Emitter<'_> {
     fn put(&mut self, c: char) {
         self.out.push(c);
         self.column += 1;
+    }
+
+    fn put_str_ascii(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.column += s.len() as i64;
     }
 
     fn put_break(&mut self) {
@@ -365,7 +319,7 @@ impl Emitter {
         self.column = 0;
     }
 
-    /// Writes a character from a scalar (a line break other than `\n` is
+    /// Writes a line break from a scalar (a break other than `\n` is
     /// copied as is and resets the column).
     fn write_break(&mut self, c: char) {
         if c == '\n' {
@@ -411,52 +365,45 @@ impl Emitter {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
-        for c in indicator.chars() {
-            self.put(c);
-        }
+        self.put_str_ascii(indicator);
         self.whitespace = is_whitespace;
         self.indention = self.indention && is_indention;
         self.open_ended = false;
     }
 
-    fn write_plain(&mut self, value: &[char], allow_breaks: bool) {
+    fn write_plain(&mut self, value: &str, allow_breaks: bool) {
         if !self.whitespace {
             self.put(' ');
         }
+        if !allow_breaks || (self.column + value.len() as i64 <= BEST_WIDTH) {
+            // Nothing can fold: no break may be written before column 80,
+            // and plain scalars hold no line breaks.
+            if value.is_ascii() {
+                self.put_str_ascii(value);
+            } else {
+                for c in value.chars() {
+                    self.put(c);
+                }
+            }
+            self.whitespace = false;
+            self.indention = false;
+            return;
+        }
         let mut spaces = false;
-        let mut breaks = false;
-        let n = value.len();
-        let mut i = 0;
-        while i < n {
-            let c = value[i];
+        let mut it = value.chars().peekable();
+        while let Some(c) = it.next() {
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && !(i + 1 < n && value[i + 1] == ' ')
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && it.peek() != Some(&' ') {
                     self.write_indent();
                 } else {
                     self.put(c);
                 }
                 spaces = true;
-            } else if is_break_char(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
             } else {
-                if breaks {
-                    self.write_indent();
-                }
                 self.put(c);
                 self.indention = false;
                 spaces = false;
-                breaks = false;
             }
-            i += 1;
         }
         self.whitespace = false;
         self.indention = false;
@@ -467,16 +414,14 @@ impl Emitter {
         let mut spaces = false;
         let mut breaks = false;
         let n = value.len();
-        let mut i = 0;
-        while i < n {
-            let c = value[i];
+        for (i, &c) in value.iter().enumerate() {
             if c == ' ' {
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
                     && i > 0
                     && i < n - 1
-                    && !(i + 1 < n && value[i + 1] == ' ')
+                    && value[i + 1] != ' '
                 {
                     self.write_indent();
                 } else {
@@ -502,7 +447,6 @@ impl Emitter {
                 spaces = false;
                 breaks = false;
             }
-            i += 1;
         }
         self.write_indicator("'", false, false, false);
         self.whitespace = false;
@@ -513,11 +457,8 @@ impl Emitter {
         let mut spaces = false;
         self.write_indicator("\"", true, false, false);
         let n = value.len();
-        let starts_with_bom = value.first() == Some(&'\u{feff}');
-        let mut i = 0;
-        while i < n {
-            let c = value[i];
-            if !is_printable(c) || starts_with_bom || is_break_char(c) || c == '"' || c == '\\' {
+        for (i, &c) in value.iter().enumerate() {
+            if !is_printable(c) || c == '\u{feff}' || is_break_char(c) || c == '"' || c == '\\' {
                 self.put('\\');
                 let v = c as u32;
                 match v {
@@ -560,7 +501,7 @@ impl Emitter {
             } else if c == ' ' {
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i < n - 1 {
                     self.write_indent();
-                    if i + 1 < n && value[i + 1] == ' ' {
+                    if value[i + 1] == ' ' {
                         self.put('\\');
                     }
                 } else {
@@ -571,7 +512,6 @@ impl Emitter {
                 self.put(c);
                 spaces = false;
             }
-            i += 1;
         }
         self.write_indicator("\"", false, false, false);
         self.whitespace = false;
@@ -581,22 +521,22 @@ impl Emitter {
     fn write_block_hints(&mut self, value: &[char]) {
         if let Some(&c) = value.first() {
             if c == ' ' || is_break_char(c) {
-                self.write_indicator(&BEST_INDENT.to_string(), false, false, false);
+                self.write_indicator("2", false, false, false);
             }
         }
         self.open_ended = false;
         let n = value.len();
         let chomp = if n == 0 || !is_break_char(value[n - 1]) {
-            Some('-')
+            Some("-")
         } else if n == 1 || is_break_char(value[n - 2]) {
             self.open_ended = true;
-            Some('+')
+            Some("+")
         } else {
             None
         };
         if let Some(c) = chomp {
             // As in go-yaml, writing the indicator clears `open_ended` again.
-            self.write_indicator(&c.to_string(), false, false, false);
+            self.write_indicator(c, false, false, false);
         }
     }
 
@@ -623,7 +563,7 @@ impl Emitter {
         }
     }
 
-    /// Emits a scalar string with go-yaml v2's style choice.
+    /// Emits a string with go-yaml v2's style choice.
     fn emit_string(&mut self, s: &str, simple_key: bool) {
         let style = if s.contains('\n') {
             Style::Literal
@@ -656,24 +596,52 @@ impl Emitter {
             style = Style::Double;
         }
         self.increase_indent(true, false);
-        let chars: Vec<char> = s.chars().collect();
         match style {
-            Style::Plain => self.write_plain(&chars, !simple_key),
-            Style::Single => self.write_single(&chars, !simple_key),
-            Style::Double => self.write_double(&chars, !simple_key),
-            Style::Literal => self.write_literal(&chars),
+            Style::Plain => self.write_plain(s, !simple_key),
+            other => {
+                let chars: Vec<char> = s.chars().collect();
+                match other {
+                    Style::Single => self.write_single(&chars, !simple_key),
+                    Style::Double => self.write_double(&chars, !simple_key),
+                    _ => self.write_literal(&chars),
+                }
+            }
         }
         self.pop_indent();
     }
 
-    fn emit_node(&mut self, v: &Value, mapping_context: bool, simple_key: bool) {
-        match v {
-            Value::Null => self.emit_scalar("null", Style::Plain, simple_key),
-            Value::Bool(b) => {
-                self.emit_scalar(if *b { "true" } else { "false" }, Style::Plain, simple_key)
+    fn emit_map(&mut self, m: &Map<String, Value>) {
+        if m.is_empty() {
+            self.write_indicator("{", true, true, false);
+            self.write_indicator("}", false, false, false);
+            return;
+        }
+        self.increase_indent(false, false);
+        for (k, val) in sorted_entries(m) {
+            self.write_indent();
+            let simple = k.len() <= 128 && !k.chars().any(is_break_char);
+            if simple {
+                self.emit_string(k, true);
+                self.write_indicator(":", false, false, false);
+            } else {
+                self.write_indicator("?", true, false, true);
+                self.emit_string(k, false);
+                self.write_indent();
+                self.write_indicator(":", true, false, true);
             }
-            Value::Number(n) => self.emit_scalar(&number_text(n), Style::Plain, simple_key),
-            Value::String(s) => self.emit_string(s, simple_key),
+            self.emit_node(val, true);
+        }
+        self.pop_indent();
+    }
+
+    fn emit_node(&mut self, v: &Value, mapping_context: bool) {
+        match v {
+            Value::Null => self.emit_scalar("null", Style::Plain, false),
+            Value::Bool(b) => {
+                self.emit_scalar(if *b { "true" } else { "false" }, Style::Plain, false)
+            }
+            Value::Number(n) => self.emit_scalar(&number_text(n), Style::Plain, false),
+            Value::String(s) => self.emit_string(s, false),
             Value::Array(items) => {
                 if items.is_empty() {
                     self.write_indicator("[", true, true, false);
@@ -684,65 +652,58 @@ impl Emitter {
                 for item in items {
                     self.write_indent();
                     self.write_indicator("-", true, false, true);
-                    self.emit_node(item, false, false);
+                    self.emit_node(item, false);
                 }
                 self.pop_indent();
             }
-            Value::Object(m) => {
-                if m.is_empty() {
-                    self.write_indicator("{", true, true, false);
-                    self.write_indicator("}", false, false, false);
-                    return;
-                }
-                self.increase_indent(false, false);
-                for (k, val) in sorted_entries(m) {
-                    self.write_indent();
-                    let simple = k.len() <= 128 && !k.chars().any(is_break_char);
-                    if simple {
-                        self.emit_string(k, true);
-                        self.write_indicator(":", false, false, false);
-                    } else {
-                        self.write_indicator("?", true, false, true);
-                        self.emit_string(k, false);
-                        self.write_indent();
-                        self.write_indicator(":", true, false, true);
-                    }
-                    self.emit_node(val, true, false);
-                }
-                self.pop_indent();
-            }
+            Value::Object(m) => self.emit_map(m),
+        }
+    }
+
+    fn finish(&mut self) {
+        // Document end (implicit): a final line break.
+        self.write_indent();
+        if self.open_ended {
+            self.write_indicator("...", true, false, false);
+            self.write_indent();
         }
     }
 }
 
-/// Writes one document (a resource) as go-yaml v2 would, trailing newline
-/// included, appending to `out`.
-///
-/// ```
-/// use flotilla_render::yaml::emit_document;
-///
-/// let mut out = String::new();
-/// emit_document(&serde_json::json!({"kind": "A", "b": ["x", "yes"], "a": {}}), &mut out);
-/// assert_eq!(out, "a: {}\nb:\n- x\n- \"yes\"\nkind: A\n");
-/// ```
-pub fn emit_document(v: &Value, out: &mut String) {
-    let mut e = Emitter {
-        out: std::mem::take(out),
+fn emitter(out: &mut String) -> Emitter<'_> {
+    Emitter {
+        out,
         column: 0,
         indent: -1,
         indents: Vec::new(),
         whitespace: true,
         indention: true,
         open_ended: false,
-    };
-    e.emit_node(v, false, false);
-    // Document end (implicit): a final line break.
-    e.write_indent();
-    if e.open_ended {
-        e.write_indicator("...", true, false, false);
-        e.write_indent();
     }
-    *out = e.out;
+}
+
+/// Writes one document as go-yaml v2 would, trailing newline included,
+/// appending to `out`.
+///
+/// ```
+/// use flotilla_yaml::emit_document;
+///
+/// let mut out = String::new();
+/// emit_document(&serde_json::json!({"kind": "A", "b": ["x", "yes"], "a": {}}), &mut out);
+/// assert_eq!(out, "a: {}\nb:\n- x\n- \"yes\"\nkind: A\n");
+/// ```
+pub fn emit_document(v: &Value, out: &mut String) {
+    let mut e = emitter(out);
+    e.emit_node(v, false);
+    e.finish();
+}
+
+/// [`emit_document`] for a mapping (a resource), without wrapping it in a
+/// [`Value`].
+pub fn emit_map_document(m: &Map<String, Value>, out: &mut String) {
+    let mut e = emitter(out);
+    e.emit_map(m);
+    e.finish();
 }
 
 /// Formats one value as its own document.
@@ -752,31 +713,147 @@ pub fn to_yaml_string(v: &Value) -> String {
     s
 }
 
+/// Why [`marshal`] refused a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarshalError {
+    /// A string holds a character that JSON writes raw but YAML forbids
+    /// (C1 controls, DEL, U+FFFE, U+FFFF).
+    #[error("yaml: control characters are not allowed")]
+    ControlCharacters,
+}
+
+fn forbidden(c: char) -> bool {
+    let u = c as u32;
+    (0x7F..=0x84).contains(&u) || (0x86..=0x9F).contains(&u) || u == 0xFFFE || u == 0xFFFF
+}
+
+/// A string as go-yaml reads it back from Go's JSON text: a raw NEL
+/// (U+0085, a YAML line break that JSON leaves unescaped) is folded as in
+/// a double-quoted scalar.
+fn fold_nel(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let n = chars.len();
+    while i < n {
+        while i < n && chars[i] != ' ' && chars[i] != '\u{85}' {
+            out.push(chars[i]);
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let mut whitespaces = String::new();
+        let mut leading_blanks = false;
+        let mut trailing_breaks = String::new();
+        while i < n && (chars[i] == ' ' || chars[i] == '\u{85}') {
+            if chars[i] == ' ' {
+                if !leading_blanks {
+                    whitespaces.push(' ');
+                }
+            } else if !leading_blanks {
+                whitespaces.clear();
+                leading_blanks = true;
+            } else {
+                trailing_breaks.push('\n');
+            }
+            i += 1;
+        }
+        if leading_blanks {
+            if trailing_breaks.is_empty() {
+                out.push(' ');
+            } else {
+                out.push_str(&trailing_breaks);
+            }
+        } else {
+            out.push_str(&whitespaces);
+        }
+    }
+    out
+}
+
+/// Checks every string; true when one holds a NEL (the value must then be
+/// rewritten before emitting).
+fn check(v: &Value) -> Result<bool, MarshalError> {
+    let s_check = |s: &str| -> Result<bool, MarshalError> {
+        if s.is_ascii() {
+            return if s.as_bytes().contains(&0x7F) {
+                Err(MarshalError::ControlCharacters)
+            } else {
+                Ok(false)
+            };
+        }
+        if s.chars().any(forbidden) {
+            return Err(MarshalError::ControlCharacters);
+        }
+        Ok(s.contains('\u{85}'))
+    };
+    Ok(match v {
+        Value::String(s) => s_check(s)?,
+        Value::Array(items) => {
+            let mut any = false;
+            for x in items {
+                any |= check(x)?;
+            }
+            any
+        }
+        Value::Object(m) => {
+            let mut any = false;
+            for (k, x) in m {
+                any |= s_check(k)?;
+                any |= check(x)?;
+            }
+            any
+        }
+        _ => false,
+    })
+}
+
+fn folded(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(fold_nel(s)),
+        Value::Array(items) => Value::Array(items.iter().map(folded).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (fold_nel(k), folded(x))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Marshals `v` as `sigs.k8s.io/yaml.Marshal` does (JSON, read back by
+/// go-yaml v2, then emitted): what Helm's `toYaml` prints, trailing newline
+/// included.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let v = json!({"tag": "1.25", "list": ["a"], "n": 1.50});
+/// assert_eq!(flotilla_yaml::marshal(&v).unwrap(), "list:\n- a\n\"n\": 1.5\ntag: \"1.25\"\n");
+/// assert!(flotilla_yaml::marshal(&json!("\u{7f}")).is_err());
+/// ```
+pub fn marshal(v: &Value) -> Result<String, MarshalError> {
+    let mut out = String::new();
+    if check(v)? {
+        emit_document(&folded(v), &mut out);
+    } else {
+        emit_document(v, &mut out);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn floats() {
-        assert_eq!(go_format_g(1.5e-7), "1.5e-07");
-        assert_eq!(go_format_g(123456789.5), "1.234567895e+08");
-        assert_eq!(go_format_g(100000.5), "100000.5");
-        assert_eq!(go_format_g(0.001), "0.001");
-        assert_eq!(go_format_g(1e21), "1e+21");
-        assert_eq!(number_text(&Number::from_f64(1.0).unwrap()), "1");
-        assert_eq!(number_text(&Number::from_f64(1e20).unwrap()), "1e+20");
-        assert_eq!(number_text(&Number::from_f64(0.5).unwrap()), "0.5");
-    }
-
-    #[test]
     fn strings() {
         let v = json!({"a": "x: y", "b": "- x", "c": "it's", "d": "", "e": "a\nb", "f": "a\n", "g": "a\n\n",
-                       "h": "tab\there", "i": " lead", "n": 1, "o": "😀"});
+                       "h": "tab\there", "i": " lead", "n": 1, "o": "😀", "p": "\u{feff}bom"});
         assert_eq!(
             to_yaml_string(&v),
             "a: 'x: y'\nb: '- x'\nc: it's\nd: \"\"\ne: |-\n  a\n  b\nf: |\n  a\ng: |+\n  a\n\n\
-             h: \"tab\\there\"\ni: ' lead'\n\"n\": 1\no: \"\\U0001F600\"\n"
+             h: \"tab\\there\"\ni: ' lead'\n\"n\": 1\no: \"\\U0001F600\"\np: \"\\uFEFFbom\"\n"
         );
     }
 
@@ -786,5 +863,29 @@ mod tests {
         let s = to_yaml_string(&json!({"k": long.trim_end()}));
         assert!(s.lines().next().unwrap().len() <= 90, "{s}");
         assert!(s.contains("\n  word"), "{s}");
+    }
+
+    #[test]
+    fn key_order() {
+        for (a, b) in [
+            ("a2", "a10"),
+            ("B", "a"),
+            ("9", "10"),
+            ("_x", "a"),
+            ("a1b", "a01b"),
+        ] {
+            assert_eq!(v2_key_cmp(a, b), Ordering::Less, "{a} {b}");
+            let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            assert_eq!(
+                key_less_chars(&ca, &cb),
+                key_less_ascii(a.as_bytes(), b.as_bytes())
+            );
+        }
+        assert!(v2_key_less("é1", "é2"));
+    }
+
+    #[test]
+    fn nel() {
+        assert_eq!(marshal(&json!("a\u{85}b")).unwrap(), "a b\n");
     }
 }

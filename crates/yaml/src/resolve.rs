@@ -62,7 +62,7 @@ fn v2_map(s: &str) -> Option<Resolved> {
 /// Resolves a plain scalar the way go-yaml does with no explicit tag.
 ///
 /// ```
-/// use flotilla_render::yaml::{resolve_plain, Resolved, Resolver};
+/// use flotilla_yaml::{resolve_plain, Resolved, Resolver};
 ///
 /// assert_eq!(resolve_plain("010", Resolver::V3), Resolved::Int(8));
 /// assert_eq!(resolve_plain("yes", Resolver::V3), Resolved::Str);
@@ -88,7 +88,11 @@ pub fn resolve_plain(s: &str, resolver: Resolver) -> Resolved {
             if let Some(t) = parse_timestamp(s) {
                 return Resolved::Timestamp(t);
             }
-            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            let plain: std::borrow::Cow<str> = if s.contains('_') {
+                s.chars().filter(|&c| c != '_').collect::<String>().into()
+            } else {
+                s.into()
+            };
             if let Some(i) = parse_go_int(&plain) {
                 return Resolved::Int(i);
             }
@@ -108,9 +112,21 @@ pub fn resolve_plain(s: &str, resolver: Resolver) -> Resolved {
 
 /// True when go-yaml v2 would read `s`, written plain, as something other
 /// than a string (so its encoder must quote it). Also true for base-60
-/// floats such as `1:20`, which v2 quotes for YAML 1.1 readers.
+/// floats such as `1:20`, which v2 quotes for YAML 1.1 readers. The merge
+/// key `<<` is a string to go-yaml's resolver (`<` starts no special
+/// form), so it is written plain.
+///
+/// ```
+/// use flotilla_yaml::v2_needs_quotes;
+///
+/// assert!(v2_needs_quotes("yes") && v2_needs_quotes("1.5") && v2_needs_quotes(""));
+/// assert!(!v2_needs_quotes("<<") && !v2_needs_quotes("nginx:1.2"));
+/// ```
 pub fn v2_needs_quotes(s: &str) -> bool {
-    !matches!(resolve_plain(s, Resolver::V2), Resolved::Str) || is_base60_float(s)
+    !matches!(
+        resolve_plain(s, Resolver::V2),
+        Resolved::Str | Resolved::Merge
+    ) || is_base60_float(s)
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
