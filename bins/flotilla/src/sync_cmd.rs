@@ -131,15 +131,28 @@ pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Applicatio
     Ok(apps)
 }
 
-/// The Git cache (`--cache`, else `$FLOTILLA_HOME/cache/git`) with the
-/// `--repo URL=LOCAL` substitutions, wrapped in a source resolver.
-pub fn resolver(args: &SyncArgs) -> anyhow::Result<SourceResolver> {
+/// The Git cache (`--cache`, else `$FLOTILLA_HOME/cache/git`) and the chart
+/// cache beside it, with the `--repo URL=LOCAL` substitutions (Git and chart
+/// repositories alike), wrapped in a source resolver; Helm sources take
+/// `.Capabilities` from the clusters of `registry`.
+pub fn resolver(
+    args: &SyncArgs,
+    registry: Option<Arc<ClusterRegistry>>,
+) -> anyhow::Result<SourceResolver> {
     let cache = crate::repo::open_cache_at(
         args.cache.as_deref(),
         flotilla_git::CacheOptions::default(),
-        &args.repos,
+        &[],
     )?;
     let mut sources = SourceResolver::new(cache);
+    for (from, to) in &args.repos {
+        sources
+            .substitute(from, to)
+            .with_context(|| format!("--repo {from}={to}"))?;
+    }
+    if let Some(registry) = registry {
+        sources = sources.with_clusters(registry);
+    }
     // Vault placeholders in manifests are resolved when a Vault is configured
     // the way the `vault` CLI is (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT, ...).
     if std::env::var_os("VAULT_ADDR").is_some_and(|v| !v.is_empty()) {
@@ -189,10 +202,11 @@ async fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
 /// `flotilla diff`: unified diffs of every Application against its
 /// cluster. Exit code 0 in sync, 1 with differences, 2 on error.
 pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
-    let (apps, engine, sources) = match selected(&args)
-        .await
-        .and_then(|a| Ok((a, registry(&args)?, resolver(&args)?)))
-    {
+    let (apps, engine, sources) = match selected(&args).await.and_then(|a| {
+        let registry = registry(&args)?;
+        let sources = resolver(&args, Some(registry.clone()))?;
+        Ok((a, registry, sources))
+    }) {
         Ok((apps, registry, sources)) => (apps, SyncEngine::new(registry), sources),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -252,8 +266,9 @@ pub async fn run_diff(args: SyncArgs) -> anyhow::Result<i32> {
 /// health. Exit code 0 unless an error happened.
 pub async fn run_status(args: SyncArgs) -> anyhow::Result<i32> {
     let apps = selected(&args).await?;
-    let engine = SyncEngine::new(registry(&args)?);
-    let sources = resolver(&args)?;
+    let registry = registry(&args)?;
+    let engine = SyncEngine::new(registry.clone());
+    let sources = resolver(&args, Some(registry))?;
     let mut failed = false;
     let mut statuses: Vec<AppStatus> = Vec::new();
     for app in &apps {
@@ -305,9 +320,10 @@ fn strip_diffs(statuses: &[AppStatus]) -> Vec<AppStatus> {
 /// every Application synced, 1 otherwise.
 pub async fn run_sync(args: SyncArgs) -> anyhow::Result<i32> {
     let apps = selected(&args).await?;
-    let sources = resolver(&args)?;
+    let registry = registry(&args)?;
+    let sources = resolver(&args, Some(registry.clone()))?;
     let engine = SyncEngine::with_settings(
-        registry(&args)?,
+        registry,
         flotilla_sync::EngineSettings {
             health_timeout: Duration::from_secs(args.timeout),
             ..Default::default()
@@ -574,7 +590,7 @@ mod tests {
         ])
         .unwrap()
         .args;
-        let sources = resolver(&args).unwrap();
+        let sources = resolver(&args, None).unwrap();
         let m = desired_manifests(&sources, &app).await.unwrap();
         assert_eq!(m.len(), 2);
         let mut recursive = app.clone();

@@ -250,9 +250,10 @@ impl Controller {
         let store = Store::open(&config.state_dir)?;
         let cache = GitCache::with_options(config.state_dir.join("git"), CacheOptions::default())
             .map_err(|e| setup("opening the Git cache", &e))?;
+        let mut resolver = SourceResolver::new(cache.clone());
         for repo in &config.repositories {
             if let Some(local) = &repo.substitute {
-                cache
+                resolver
                     .substitute(&repo.url, local)
                     .map_err(|e| setup(&format!("repository {}", repo.url), &e))?;
             }
@@ -261,12 +262,15 @@ impl Controller {
                 cache
                     .add_credentials(
                         &repo.url,
-                        Credentials::basic(user, password.expose().to_string()),
+                        Credentials::basic(user.clone(), password.expose().to_string()),
                     )
                     .map_err(|e| setup(&format!("repository {}", repo.url), &e))?;
+                resolver = resolver.with_chart_credentials(
+                    &repo.url,
+                    flotilla_helm::fetch::RepoAuth::basic(user, password.expose().to_string()),
+                );
             }
         }
-        let mut resolver = SourceResolver::new(cache);
         if let Some(v) = &config.vault {
             let mut vc = flotilla_vault::ClientConfig::new(v.address.clone());
             if let Some(token) = &v.token {
@@ -303,7 +307,9 @@ impl Controller {
         let clusters = crate::appsets::clusters_from_kubeconfig(&kubeconfig);
         let mut registry = ClusterRegistry::new();
         registry.add_kubeconfig(kubeconfig);
-        let engine = SyncEngine::new(Arc::new(registry));
+        let registry = Arc::new(registry);
+        let engine = SyncEngine::new(registry.clone());
+        let resolver = resolver.with_clusters(registry);
 
         let interrupted = store.recover_interrupted()?;
         for e in &interrupted {
@@ -918,7 +924,7 @@ impl Controller {
         };
         let spec = spec_key(&app);
         let key = format!("{spec}@{}", revisions_text(&revisions));
-        let plain_dir = revisions.iter().any(|r| r.commit.is_none());
+        let plain_dir = revisions.iter().any(SourceRevision::is_local);
         // A poll that finds the same commits as the last quiet comparison
         // needs no comparison: watches report what changes on the cluster.
         // Every FULL_COMPARE_EVERY polls, compare anyway.
@@ -1586,14 +1592,15 @@ fn cascade_of(app: &Application) -> bool {
         .any(|f| f.starts_with("resources-finalizer.argocd.argoproj.io"))
 }
 
+/// Pins each source to the revision recorded for it (one per source, in
+/// order, as [`revisions_text`] writes them): a Git source to its commit,
+/// a chart to its version; `local` pins nothing.
 fn pin_sources(app: &mut Application, commits: &[&str]) {
     let mut i = 0;
     let pin = |s: &mut flotilla_core::ApplicationSource, i: &mut usize| {
-        if s.is_ref_only() || s.is_helm_chart() || s.repo_url.is_none() {
-            return;
-        }
         if let Some(c) = commits.get(*i) {
-            if c.len() == 40 {
+            let is_commit = c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit());
+            if is_commit || (s.is_helm_chart() && !c.is_empty() && *c != "local") {
                 s.target_revision = Some(c.to_string());
             }
         }
@@ -1737,27 +1744,37 @@ mod tests {
     }
 
     #[test]
-    fn rollback_pins_each_rendered_source_to_its_commit() {
+    fn rollback_pins_each_source_to_its_commit_or_chart_version() {
         let c1 = "a".repeat(40);
         let c2 = "b".repeat(40);
+        let c3 = "c".repeat(40);
         let mut a = app(serde_json::json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": "x"},
             "spec": {"sources": [
                 {"repoURL": "https://r/1", "path": "a", "targetRevision": "HEAD"},
                 {"repoURL": "https://r/2", "ref": "values"},
-                {"repoURL": "https://r/3", "path": "b"}
+                {"repoURL": "https://charts", "chart": "web", "targetRevision": "1.*"},
+                {"repoURL": "https://r/3", "path": "b"},
+                {"repoURL": "https://r/4", "path": "c", "targetRevision": "main"}
             ], "destination": {"server": "https://c"}}
         }));
-        pin_sources(&mut a, &[&c1, &c2]);
+        pin_sources(&mut a, &[&c1, &c2, "1.4.2", &c3, "local"]);
+        let pinned: Vec<Option<&str>> = a
+            .spec
+            .sources
+            .iter()
+            .map(|s| s.target_revision.as_deref())
+            .collect();
         assert_eq!(
-            a.spec.sources[0].target_revision.as_deref(),
-            Some(c1.as_str())
-        );
-        assert_eq!(a.spec.sources[1].target_revision, None);
-        assert_eq!(
-            a.spec.sources[2].target_revision.as_deref(),
-            Some(c2.as_str())
+            pinned,
+            [
+                Some(c1.as_str()),
+                Some(c2.as_str()),
+                Some("1.4.2"),
+                Some(c3.as_str()),
+                Some("main")
+            ]
         );
     }
 

@@ -317,6 +317,26 @@ impl Manifest {
         Ok(hooks)
     }
 
+    /// True for a Helm hook that Argo CD never applies: `helm.sh/hook` is
+    /// set (and `argocd.argoproj.io/hook` is not) but names none of the
+    /// events Argo CD maps (`pre-install`, `pre-upgrade`, `post-install`,
+    /// `post-upgrade`) and is not `crd-install` (a plain resource for Argo
+    /// CD). Test, delete and rollback hooks are such hooks.
+    pub fn is_unmapped_helm_hook(&self) -> bool {
+        if self.annotation(HOOK).is_some() {
+            return false;
+        }
+        let Some(text) = self.annotation(HELM_HOOK) else {
+            return false;
+        };
+        !text.split(',').map(str::trim).any(|h| {
+            matches!(
+                h,
+                "pre-install" | "pre-upgrade" | "post-install" | "post-upgrade" | "crd-install"
+            )
+        })
+    }
+
     /// The per-resource sync options of the `argocd.argoproj.io/sync-options` annotation.
     pub fn sync_options(&self) -> SyncOptions {
         self.annotation(SYNC_OPTIONS)

@@ -188,6 +188,12 @@ fn collect_crds(c: &Chart, parent: Option<&str>, out: &mut Vec<CrdFile>) {
 }
 
 impl Rendered {
+    /// Leaves out test hooks, as `--skip-tests` does.
+    pub fn skip_tests(&mut self) {
+        self.hooks
+            .retain(|d| !d.hook.as_ref().is_some_and(|h| h.is_test()));
+    }
+
     /// The manifests (CRDs first when `include_crds`, then ordinary
     /// manifests, then hooks unless `include_hooks` is false) as
     /// [`flotilla_core::Manifest`]s, each located at its template (or CRD

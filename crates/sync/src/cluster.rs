@@ -326,6 +326,8 @@ pub struct DiscoveryIndex {
     /// The preferred version of each group/kind that can be listed and deleted:
     /// where tracked resources are searched for pruning.
     prunable: Vec<ResourceType>,
+    /// The API server's version (`v1.32.13`), when it answered.
+    server_version: Option<String>,
 }
 
 impl DiscoveryIndex {
@@ -350,6 +352,28 @@ impl DiscoveryIndex {
     /// Types searched for tracked resources (one version per group/kind).
     pub fn prunable(&self) -> &[ResourceType] {
         &self.prunable
+    }
+
+    /// The API server's version (`gitVersion` of `/version`), when known.
+    pub fn server_version(&self) -> Option<&str> {
+        self.server_version.as_deref()
+    }
+
+    /// The served API versions as Argo CD hands them to Helm's
+    /// `--api-versions`: each `group/version` (`v1` for the core group)
+    /// and each `group/version/Kind`, sorted.
+    pub fn api_versions(&self) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (group, version, kind) in self.by_gvk.keys() {
+            let gv = if group.is_empty() {
+                version.clone()
+            } else {
+                format!("{group}/{version}")
+            };
+            out.insert(format!("{gv}/{kind}"));
+            out.insert(gv);
+        }
+        out.into_iter().collect()
     }
 }
 
@@ -513,6 +537,13 @@ impl ClusterConn {
                 }
             }
         }
+        index.server_version = match self.client.apiserver_version().await {
+            Ok(info) => Some(info.git_version),
+            Err(e) => {
+                tracing::debug!(cluster = %self.name, error = %e, "the API server's version is unknown");
+                None
+            }
+        };
         tracing::debug!(cluster = %self.name, types = index.by_gvk.len(), "discovery done");
         let index = Arc::new(index);
         *slot = Some(index.clone());

@@ -26,6 +26,7 @@ mod archive;
 mod dir;
 pub mod ignore;
 mod meta;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +37,7 @@ use crate::chart::{Chart, ChartFile};
 
 pub use archive::archive_files;
 pub use dir::load_dir_with;
+pub use tree::{load_tree, load_tree_with};
 
 /// Bounds on what loading may read (Helm's limits, plus a file count, a
 /// nesting depth and a budget for a whole tree of nested archives).
