@@ -303,20 +303,18 @@ fn the_applicationset_generates_one_application_per_region() {
 }
 
 #[test]
-fn the_platform_applicationset_reads_value_files_that_exist() {
+fn the_platform_applicationsets_read_value_files_that_exist() {
     let root = example();
     let apps = generate_file(&root, "manifests/argocd/platform-applicationset.yaml");
     let mut names: Vec<&str> = apps.iter().map(|a| a.name()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "consul-dev-us-east-2",
-            "consul-dev-us-west-2",
-            "vault-dev-us-east-2",
-            "vault-dev-us-west-2"
-        ]
-    );
+    let mut expected = Vec::new();
+    for chart in ["consul", "ingress-nginx", "vault"] {
+        for region in REGIONS {
+            expected.push(format!("{chart}-dev-{region}"));
+        }
+    }
+    assert_eq!(names, expected);
     for app in &apps {
         let [chart, values] = app.spec.sources.as_slice() else {
             panic!("{}: two sources", app.name());
@@ -325,18 +323,25 @@ fn the_platform_applicationset_reads_value_files_that_exist() {
         assert_eq!(values.repo_url.as_deref(), Some(REPO));
         let name = chart.chart.as_deref().unwrap();
         assert!(app.name().starts_with(name));
-        let files = &chart.helm.as_ref().unwrap().value_files;
+        let helm = chart.helm.as_ref().unwrap();
+        assert_eq!(helm.release_name.as_deref(), Some(name));
+        let files = &helm.value_files;
         assert_eq!(files.len(), 1);
         let file = files[0]
             .strip_prefix("$values/")
             .expect("from the values source");
         assert_eq!(file, format!("manifests/helm/dev/{name}-values.yaml"));
         assert!(root.join(file).is_file(), "{file}");
-        assert_eq!(app.spec.destination.namespace.as_deref(), Some(name));
+        // The region's namespace, as the application's.
+        let region = app.name().rsplit("dev-").next().unwrap();
+        assert_eq!(
+            app.spec.destination.namespace.as_deref(),
+            Some(namespace(region).as_str())
+        );
         assert_eq!(app.spec.ignore_differences.len(), 1);
     }
     // prod has its value files too, ready for overlays/prod/<region>/.
-    for chart in ["consul", "vault"] {
+    for chart in ["consul", "vault", "ingress-nginx"] {
         for env in ["dev", "prod"] {
             let text = read(&format!("manifests/helm/{env}/{chart}-values.yaml"));
             let values: Value = serde_yaml_ng::from_str(&text).unwrap();

@@ -47,7 +47,17 @@ impl Env {
     /// KV v2 mount and the example's secrets are written), and serves the
     /// example as a Git repository.
     pub async fn start(vault: bool) -> Env {
-        let lab = TestLab::start(&REGIONS, vault).await.expect("lab");
+        let mut lab = TestLab::builder(&REGIONS);
+        if vault {
+            lab = lab.vault();
+        }
+        Env::start_with(lab, vault).await
+    }
+
+    /// As [`Env::start`], with the lab `builder` describes (chart
+    /// repository, nodes, ...); `vault` must match whether it runs OpenBao.
+    pub async fn start_with(builder: flotilla_lab::TestLabBuilder, vault: bool) -> Env {
+        let lab = builder.start().await.expect("lab");
         let tmp = tempfile::tempdir().expect("tempdir");
         let work = tmp.path().join("work");
         let example = flotilla_lab::example::source_example("multi-region");

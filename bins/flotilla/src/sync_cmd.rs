@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,9 +33,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 /// Arguments of `flotilla diff`, `flotilla sync` and `flotilla status`.
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
-    /// File holding the Applications.
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: PathBuf,
+    /// File holding Applications and/or ApplicationSets (repeatable, read
+    /// in order, as `kubectl apply -f a -f b`).
+    #[arg(short = 'f', long = "file", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 
     /// Read repository URL from LOCAL (a checkout or directory) instead;
     /// URLs are compared after normalisation. Repeatable.
@@ -71,13 +72,20 @@ pub struct SyncArgs {
     pub cache: Option<PathBuf>,
 }
 
-/// Reads the Applications of FILE (YAML, several documents allowed).
+/// Reads the Applications of every FILE (YAML, several documents allowed).
 ///
 /// ApplicationSets are expanded into their Applications with the appset
 /// crate (their repositories read through the same cache and `--repo`
 /// substitutions, clusters from the kubeconfig).
 pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
-    let file = args.file.as_path();
+    let mut apps = Vec::new();
+    for file in &args.files {
+        apps.extend(load_file(args, file).await?);
+    }
+    Ok(apps)
+}
+
+async fn load_file(args: &SyncArgs, file: &Path) -> anyhow::Result<Vec<Application>> {
     let mut has_sets = false;
     use serde::Deserialize;
     let text =
@@ -113,7 +121,7 @@ pub async fn load_applications(args: &SyncArgs) -> anyhow::Result<Vec<Applicatio
     }
     if has_sets {
         let generate = crate::appset_cmd::GenerateArgs {
-            file: args.file.clone(),
+            file: file.to_path_buf(),
             substitutions: args.repos.clone(),
             output: crate::appset_cmd::Output::Yaml,
             cache: args.cache.clone(),
@@ -193,7 +201,11 @@ async fn selected(args: &SyncArgs) -> anyhow::Result<Vec<Application>> {
         bail!(
             "no Application named {} in {}",
             args.apps.join(", "),
-            args.file.display()
+            args.files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(chosen)
