@@ -1,5 +1,6 @@
 //! `flotilla demo`: the README's first command. It builds what is missing,
-//! starts a two-region lab with OpenBao, makes a Git repository from
+//! starts a two-region lab with OpenBao and a chart repository serving the
+//! example's own chart, makes a Git repository from
 //! `examples/multi-region` pointing at the lab's clusters, applies its
 //! VaultConfig, runs the controller until every generated Application is
 //! Synced and Healthy, and prints the status table. Then it leaves the lab
@@ -20,6 +21,15 @@ use crate::lab::{print_table, up, UpArgs};
 const REGIONS: [&str; 2] = ["us-east-2", "us-west-2"];
 /// The repository URL the example's ApplicationSet names.
 const EXAMPLE_URL: &str = "https://github.com/de-marauder/multi-region-eks.git";
+/// The chart repository the example's status-page ApplicationSet names;
+/// the lab serves the example's `charts/` there.
+const CHARTS_URL: &str = "https://charts.gen-algo.example.invalid";
+/// The ApplicationSets the demo runs: the application (kustomize) and its
+/// status page (a Helm chart of the example's own).
+const APPSETS: [&str; 2] = [
+    "manifests/argocd/applicationset.yaml",
+    "manifests/argocd/status-page-applicationset.yaml",
+];
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -41,18 +51,25 @@ pub fn demo_dir(lab: &Lab) -> PathBuf {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let example = flotilla_lab::example::source_example("multi-region");
+    if !example.is_dir() {
+        bail!(
+            "{} is missing: run the demo from Flotilla's source tree (cargo run -p flotilla -- demo)",
+            example.display()
+        );
+    }
     let up_args = UpArgs {
         regions: REGIONS.iter().map(|r| r.to_string()).collect(),
         vault: true,
         nodes: 2,
-        charts: Vec::new(),
+        charts: vec![example.join("charts")],
         charts_auth: None,
         registry: false,
     };
     let lab = up(&up_args).await?;
     let dir = demo_dir(&lab);
     stop_controller(&dir);
-    let outcome = demo(&lab, &dir, args.timeout).await;
+    let outcome = demo(&lab, &example, &dir, args.timeout).await;
     if args.down {
         stop_controller(&dir);
         let lab2 = lab.clone();
@@ -72,6 +89,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  flotilla app list                      # also {addr}/ in a browser (with the token)"
     );
     println!("  flotilla app get gen-algo-dev-us-east-2");
+    println!("  flotilla app get status-page-dev-us-east-2   # the Helm chart's Application");
     println!("Push a change (the controller polls every 15 s; `flotilla app refresh` is at once):");
     println!("  cd {}", dir.join("repo").display());
     println!("  sed -i 's/replicas: 2/replicas: 3/' manifests/overlays/dev/us-east-2/api-deployment-patch.yaml");
@@ -86,7 +104,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// Prepares the repository, Vault and the configuration, starts the
 /// controller and waits. Returns the API address.
-async fn demo(lab: &Lab, dir: &Path, timeout: Duration) -> anyhow::Result<String> {
+async fn demo(lab: &Lab, example: &Path, dir: &Path, timeout: Duration) -> anyhow::Result<String> {
     let state = lab
         .state()?
         .context("the lab has no state after starting")?;
@@ -98,16 +116,12 @@ async fn demo(lab: &Lab, dir: &Path, timeout: Duration) -> anyhow::Result<String
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
 
+    let charts = lab
+        .charts_url()?
+        .context("the lab serves no chart repository (it was started with --charts)")?;
     // The example as a Git repository pointing at the lab.
-    let example = flotilla_lab::example::source_example("multi-region");
-    if !example.is_dir() {
-        bail!(
-            "{} is missing: run the demo from Flotilla's source tree (cargo run -p flotilla -- demo)",
-            example.display()
-        );
-    }
     let repo = dir.join("repo");
-    let commit = flotilla_lab::example::prepare_repo(&example, &repo, &state)?;
+    let commit = flotilla_lab::example::prepare_repo(example, &repo, &state)?;
     println!(
         "git repository {} at {} (from {})",
         repo.display(),
@@ -172,13 +186,14 @@ async fn demo(lab: &Lab, dir: &Path, timeout: Duration) -> anyhow::Result<String
         "# Written by `flotilla demo`.\n\
 stateDir: state\n\
 pollInterval: 15s\n\
-repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n\
+repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n  - url: {CHARTS_URL}\n    substitute: {charts}\n\
 clusters:\n  kubeconfig: {kubeconfig}\n\
-applications:\n  - repo: {EXAMPLE_URL}\n    revision: HEAD\n    paths: [manifests/argocd/applicationset.yaml]\n\
+applications:\n  - repo: {EXAMPLE_URL}\n    revision: HEAD\n    paths: [{sets}]\n\
 vault:\n  address: {vault}\n  tokenFrom: {{file: vault-token}}\n  caCert: {ca}\n\
 api:\n  listen: 127.0.0.1:{port}\n  tokenFrom: {{file: api-token}}\n\
 webhook:\n  github: {{secretFrom: {{file: webhook-secret}}}}\n",
         repo = repo.display(),
+        sets = APPSETS.join(", "),
         kubeconfig = lab.kubeconfig_path().display(),
         vault = info.addr,
         ca = info.ca_cert.display(),
@@ -275,7 +290,7 @@ async fn wait(
                 }
                 last = now;
             }
-            if apps.len() == REGIONS.len()
+            if apps.len() == REGIONS.len() * APPSETS.len()
                 && apps
                     .iter()
                     .all(|a| a.sync == "Synced" && a.health == "Healthy")

@@ -145,14 +145,23 @@ fn demo_syncs_the_example_to_both_regions_through_the_controller() {
         "{stdout}"
     );
     for region in ["us-east-2", "us-west-2"] {
-        let app = format!("gen-algo-dev-{region}");
-        let row = demo_row(&stdout, &app).unwrap_or_else(|| panic!("no row for {app}: {stdout}"));
-        assert!(
-            row.contains(&format!("lab-{region}"))
-                && row.contains("Synced")
-                && row.contains("Healthy"),
-            "{row}"
-        );
+        // The kustomize application and the example's own Helm chart,
+        // served by the lab's chart repository (revision: the chart's
+        // version, resolved from the `0.1.*` range).
+        for (app, revision) in [("gen-algo", None), ("status-page", Some("0.1.0"))] {
+            let app = format!("{app}-dev-{region}");
+            let row =
+                demo_row(&stdout, &app).unwrap_or_else(|| panic!("no row for {app}: {stdout}"));
+            assert!(
+                row.contains(&format!("lab-{region}"))
+                    && row.contains("Synced")
+                    && row.contains("Healthy"),
+                "{row}"
+            );
+            if let Some(revision) = revision {
+                assert!(row.trim_end().ends_with(revision), "{row}");
+            }
+        }
     }
     assert!(stdout.contains("VaultConfig gen-algo applied"), "{stdout}");
     assert!(!home.path().join("lab").exists(), "--down removes the lab");
