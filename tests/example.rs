@@ -100,9 +100,11 @@ fn generate_file(root: &Path, file: &str) -> Vec<Application> {
     let tree = LocalTree::new(root).unwrap();
     let text = std::fs::read_to_string(root.join(file)).unwrap();
     let sets = read_application_sets(&text, file).unwrap();
-    assert_eq!(sets.len(), 1, "{file}: one ApplicationSet");
+    assert!(!sets.is_empty(), "{file}: no ApplicationSet");
     let inputs = GeneratorInputs::new().with_repository(REPO, "HEAD", &tree);
-    generate(&sets[0].appset, &inputs).unwrap_or_else(|e| panic!("{file}: {e}"))
+    sets.iter()
+        .flat_map(|s| generate(&s.appset, &inputs).unwrap_or_else(|e| panic!("{file}: {e}")))
+        .collect()
 }
 
 fn config_server(root: &Path, region: &str) -> String {
@@ -618,5 +620,72 @@ async fn the_example_syncs_to_two_lab_regions_and_becomes_healthy() {
             .await
             .unwrap()
             .is_none());
+    }
+}
+
+/// `helm template` with the lab's helm v3.17.4.
+fn helm_template(args: &[&str]) -> String {
+    let assets =
+        ensure(&AssetOptions::from_env(), &["helm"], &QuietProgress).expect("the helm lab asset");
+    let out = Command::new(assets.path("helm").expect("helm binary"))
+        .arg("template")
+        .args(args)
+        .output()
+        .expect("running helm");
+    assert!(
+        out.status.success(),
+        "helm template {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+#[test]
+fn the_example_chart_renders_as_helm_template_renders_it_for_each_region() {
+    let chart_dir = example().join("charts/status-page");
+    let apps = generate_file(
+        &example(),
+        "manifests/argocd/status-page-applicationset.yaml",
+    );
+    assert_eq!(apps.len(), REGIONS.len());
+    for app in &apps {
+        let source = app.spec.source.as_ref().expect("one source");
+        assert_eq!(source.chart.as_deref(), Some("status-page"));
+        let helm = source.helm.as_ref().expect("helm options");
+        let values = helm.values_object.as_ref().expect("valuesObject");
+        let region = values["region"].as_str().expect("region");
+        let set = format!("region={region},environment=dev");
+        let ns = app.spec.destination.namespace.clone().expect("namespace");
+        let want = helm_template(&[
+            "status-page",
+            &chart_dir.display().to_string(),
+            "--set",
+            &set,
+            "-n",
+            &ns,
+            "--kube-version",
+            "1.32.13",
+        ]);
+        let chart = flotilla_helm::load::load(&chart_dir).expect("chart loads");
+        let got = flotilla_helm::template_chart(
+            chart,
+            &flotilla_helm::values::ValuesOptions {
+                set: vec![set.clone()],
+                ..Default::default()
+            },
+            &flotilla_helm::TemplateOptions {
+                release_name: "status-page".into(),
+                namespace: ns.clone(),
+                capabilities: flotilla_helm::Capabilities::with(
+                    flotilla_helm::KubeVersion::parse("1.32.13").expect("version"),
+                    &[],
+                ),
+                ..Default::default()
+            },
+            &flotilla_helm::OutputOptions::default(),
+        )
+        .expect("renders");
+        assert!(want == got, "{region}: {}", first_difference(&want, &got));
+        assert!(got.contains(&format!("<h1>gen-algo: dev, {region}</h1>")));
     }
 }
