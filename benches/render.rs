@@ -108,7 +108,7 @@ fn find_cli() -> Option<PathBuf> {
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let p = target.join("release/flotilla");
     // Only a flotilla that has the render subcommand will do.
     let ok = p.exists()
@@ -130,6 +130,77 @@ fn vm_hwm_kib() -> i64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// Median of `runs` timed runs of `f`, with the last output.
+fn median_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        last = Some(f());
+        times.push(start.elapsed());
+    }
+    times.sort();
+    (times[times.len() / 2], last.expect("at least one run"))
+}
+
+/// One kustomization whose `resources` list every overlay, built in one
+/// process by each side (median of `FLOTILLA_BENCH_RUNS`, default 5).
+/// Returns the number of outputs that differ from kustomize's.
+fn aggregate(root: &Path, overlays: &[PathBuf], kustomize: &Path, cli: Option<&Path>) -> usize {
+    let runs: usize = std::env::var("FLOTILLA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let all = root.join("all");
+    let mut k = String::from(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+    );
+    for o in overlays {
+        let rel = o.strip_prefix(root).expect("under the root");
+        let _ = writeln!(k, "- ../{}", rel.display());
+    }
+    write(&all.join("kustomization.yaml"), &k);
+    let (kt, (want, _, k_rss)) = median_of(runs, || {
+        run_measured(Command::new(kustomize).arg("build").arg(&all))
+    });
+    let mut rows = vec![("kustomize build", kt, k_rss)];
+    let mut mismatches = 0;
+    if let Some(cli) = cli {
+        let (ct, (got, ok, c_rss)) = median_of(runs, || {
+            run_measured(Command::new(cli).arg("render").arg(&all))
+        });
+        assert!(ok, "flotilla render {} failed", all.display());
+        mismatches += usize::from(got != want);
+        rows.push(("flotilla render (CLI)", ct, c_rss));
+    }
+    let opts = flotilla_render::RenderOptions::default();
+    let (lt, got) = median_of(runs, || {
+        flotilla_render::render_local(&all, &opts)
+            .expect("render")
+            .to_yaml()
+    });
+    mismatches += usize::from(got.as_bytes() != want.as_slice());
+    rows.push(("flotilla-render (in-process)", lt, 0));
+    println!(
+        "\none kustomization listing all {} overlays ({} resources), one process, median of {runs}:",
+        overlays.len(),
+        overlays.len() * 5
+    );
+    for (name, t, rss) in &rows {
+        let rss = if *rss > 0 {
+            format!("{:>9.1}MiB", *rss as f64 / 1024.0)
+        } else {
+            format!("{:>12}", "-")
+        };
+        println!(
+            "{name:<30} {:>10.1}ms {:>9.1}x {rss}",
+            t.as_secs_f64() * 1e3,
+            kt.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+    mismatches
 }
 
 fn main() {
@@ -234,6 +305,7 @@ fn main() {
         "(in-process peak RSS is the whole benchmark process, which also holds kustomize's {} outputs)",
         apps
     );
+    mismatches += aggregate(tmp.path(), &overlays, &kustomize, cli_path.as_deref());
     if mismatches == 0 {
         println!(
             "identical output: yes ({} builds compared)",

@@ -186,7 +186,7 @@ async fn demo(lab: &Lab, example: &Path, dir: &Path, timeout: Duration) -> anyho
         "# Written by `flotilla demo`.\n\
 stateDir: state\n\
 pollInterval: 15s\n\
-repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n  - url: {CHARTS_URL}\n    substitute: {charts}\n\
+repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n  - url: {CHARTS_URL}\n    type: helm\n    substitute: {charts}\n\
 clusters:\n  kubeconfig: {kubeconfig}\n\
 applications:\n  - repo: {EXAMPLE_URL}\n    revision: HEAD\n    paths: [{sets}]\n\
 vault:\n  address: {vault}\n  tokenFrom: {{file: vault-token}}\n  caCert: {ca}\n\

@@ -167,7 +167,7 @@ async fn the_reference_platform_syncs_to_every_region_with_the_cli_and_the_contr
         .replace(
             "repositories:\n",
             &format!(
-                "repositories:\n  - url: {HASHICORP}\n    substitute: {charts}\n  - url: {INGRESS_NGINX}\n    substitute: {charts}\n"
+                "repositories:\n  - url: {HASHICORP}\n    type: helm\n    substitute: {charts}\n  - url: {INGRESS_NGINX}\n    type: helm\n    substitute: {charts}\n"
             ),
         );
     std::fs::write(&config, text).expect("config");
@@ -187,7 +187,11 @@ async fn the_reference_platform_syncs_to_every_region_with_the_cli_and_the_contr
                     .all(|a| a.sync == "Synced" && a.health == "Healthy")
         })
         .await;
-    let failure = result.err().map(|apps| {
+    let failure = match result {
+        Ok(_) => broken_value_file(&env, &controller).await.err(),
+        Err(apps) => Some(apps),
+    }
+    .map(|apps| {
         apps.iter()
             .map(|a| {
                 let conditions = controller
@@ -209,4 +213,65 @@ async fn the_reference_platform_syncs_to_every_region_with_the_cli_and_the_contr
     for region in REGIONS {
         assert_workloads(&env, region);
     }
+}
+
+/// A value file that no longer parses: the consul Applications report a
+/// ComparisonError naming the file and line, and the cluster keeps what it
+/// has (nothing pruned, the other Applications untouched); the fix heals it.
+/// Errs with the Applications when a step does not happen in time.
+async fn broken_value_file(
+    env: &Env,
+    controller: &Controller,
+) -> Result<(), Vec<flotilla_controller::views::AppView>> {
+    let file = "manifests/helm/dev/consul-values.yaml";
+    env.commit(
+        file,
+        |text| format!("{text}server:\n  replicas: [1\n"),
+        "break the consul values",
+    );
+    let broken = controller
+        .wait_for(Duration::from_secs(120), |apps| {
+            let consul: Vec<_> = apps
+                .iter()
+                .filter(|a| a.name.starts_with("consul-"))
+                .collect();
+            consul.len() == REGIONS.len()
+                && consul.iter().all(|a| {
+                    controller.application(&a.name).is_some_and(|v| {
+                        v.conditions.iter().any(|c| {
+                            c.kind == "ComparisonError"
+                                && c.message.contains(file)
+                                && c.message.contains("line")
+                        })
+                    })
+                })
+        })
+        .await?;
+    for a in &broken {
+        if !a.name.starts_with("consul-") {
+            assert_eq!(a.sync, "Synced", "{} changed: {}", a.name, a.sync);
+        }
+    }
+    for region in REGIONS {
+        assert_workloads(env, region);
+    }
+    env.commit(
+        file,
+        |text| text.replace("server:\n  replicas: [1\n", ""),
+        "fix the consul values",
+    );
+    let expected = app_names();
+    controller
+        .wait_for(Duration::from_secs(300), |apps| {
+            apps.len() == expected.len()
+                && apps.iter().all(|a| {
+                    a.sync == "Synced"
+                        && a.health == "Healthy"
+                        && controller
+                            .application(&a.name)
+                            .is_some_and(|v| v.conditions.is_empty())
+                })
+        })
+        .await?;
+    Ok(())
 }

@@ -15,6 +15,9 @@
 //!     substitute: ../deploy             # local path, file:// URL or mirror URL used instead; a path must exist
 //!     username: git
 //!     passwordFrom: {env: GIT_TOKEN}
+//!   - url: https://charts.example.com     # a Helm chart repository (or oci://...)
+//!     type: helm                        # git (default) or helm, as Argo CD's repository `type`
+//!     substitute: http://127.0.0.1:8879 # charts served from here instead
 //! clusters:
 //!   kubeconfig: ~/.kube/config          # default: $KUBECONFIG, else ~/.kube/config
 //!   contexts: [lab-eu, lab-us]          # default: every context of the kubeconfig
@@ -151,12 +154,25 @@ pub struct ControllerConfig {
     pub concurrency: ConcurrencyConfig,
 }
 
+/// What a configured repository holds (Argo CD's repository `type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RepositoryType {
+    /// A Git repository: fetched on every poll.
+    #[default]
+    Git,
+    /// A Helm chart repository (HTTP index or `oci://` registry): never
+    /// fetched as Git; its index is read when a chart source resolves.
+    Helm,
+}
+
 /// One entry of `repositories`: how a repository is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryConfig {
     /// The repository URL, as written; matched against application sources
     /// after normalisation ([`flotilla_git::normalize_url`]).
     pub url: String,
+    /// `type`: Git (default) or a Helm chart repository.
+    pub kind: RepositoryType,
     /// Used instead of `url`: a local path (made absolute) or `file://` URL
     /// (with an absolute path), which existed when the configuration was
     /// loaded, or a mirror URL (`https://`, `ssh://`...), as written.
@@ -397,6 +413,9 @@ impl fmt::Display for ControllerConfig {
             writeln!(f, "repositories:")?;
             for repo in &self.repositories {
                 writeln!(f, "  - url: {}", repo.url)?;
+                if repo.kind == RepositoryType::Helm {
+                    writeln!(f, "    type: helm")?;
+                }
                 if let Some(s) = &repo.substitute {
                     writeln!(f, "    substitute: {s}")?;
                 }
@@ -1225,7 +1244,7 @@ impl Checker<'_> {
         let mut seen: Vec<(String, usize, usize)> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let path = format!("repositories[{i}]");
-            let known = ["url", "substitute", "username", "passwordFrom"];
+            let known = ["url", "type", "substitute", "username", "passwordFrom"];
             let Some(fields) = self.fields(item, &path, &known, "a mapping", false) else {
                 continue;
             };
@@ -1246,6 +1265,23 @@ impl Checker<'_> {
                 seen.push((key, i, url_node.line));
                 Some(url)
             });
+            let kind = match fields.get("type") {
+                None => RepositoryType::Git,
+                Some(n) => {
+                    let field = join(&path, "type");
+                    match self.string(n, &field).as_deref() {
+                        Some("git") => RepositoryType::Git,
+                        Some("helm") => RepositoryType::Helm,
+                        Some(other) => {
+                            let message =
+                                format!("{other:?} is not a repository type: write git or helm");
+                            self.problem(Self::at(n), &field, message);
+                            RepositoryType::Git
+                        }
+                        None => RepositoryType::Git,
+                    }
+                }
+            };
             let substitute = fields
                 .get("substitute")
                 .and_then(|n| self.substitute(n, &join(&path, "substitute")));
@@ -1258,6 +1294,7 @@ impl Checker<'_> {
             if let Some(url) = url {
                 out.push(RepositoryConfig {
                     url,
+                    kind,
                     substitute,
                     username,
                     password,
@@ -1765,6 +1802,41 @@ concurrency:
             assert!(shown.contains("<redacted>"));
         }
         assert!(config.to_string().contains("pollInterval: 3m"));
+    }
+
+    #[test]
+    fn a_repository_type_is_git_or_helm() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flotilla.yaml");
+        let config = parse_ok(
+            "applications: [{directory: .}]\nrepositories:\n  - url: https://charts.example.com\n    type: helm\n  - url: https://github.com/a/b.git\n    type: git\n  - url: https://github.com/a/c.git\n",
+            &file,
+            &[],
+        );
+        let kinds: Vec<RepositoryType> = config.repositories.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                RepositoryType::Helm,
+                RepositoryType::Git,
+                RepositoryType::Git
+            ]
+        );
+        assert!(config.to_string().contains("type: helm"));
+        let problems = problems(
+            "applications: [{directory: .}]\nrepositories:\n  - url: https://charts.example.com\n    type: oci\n",
+            dir.path(),
+            &[],
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            (problems[0].line, problems[0].field.as_str()),
+            (4, "repositories[0].type")
+        );
+        assert!(
+            problems[0].message.contains("write git or helm"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -480,7 +480,9 @@ impl Controller {
         }
         drop(state);
         for r in &self.inner.config.repositories {
-            add(&r.url);
+            if r.kind == crate::config::RepositoryType::Git {
+                add(&r.url);
+            }
         }
         out.into_values().collect()
     }
