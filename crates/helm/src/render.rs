@@ -205,8 +205,13 @@ impl Rendered {
     ) -> Result<Vec<flotilla_core::Manifest>, HelmError> {
         let mut out = Vec::new();
         let mut push = |source: &str, text: &str, index: usize| -> Result<(), HelmError> {
+            // A document is stored trimmed (as `SplitManifests` leaves it),
+            // but Helm writes each one followed by a newline, and that text
+            // is what Argo CD and `helm install` read: a block scalar at the
+            // end of a document keeps its final line break.
+            let text = format!("{text}\n");
             let value: serde_json::Value =
-                serde_yaml_ng::from_str(text).map_err(|e| HelmError::ManifestYaml {
+                serde_yaml_ng::from_str(&text).map_err(|e| HelmError::ManifestYaml {
                     file: source.to_string(),
                     message: e.to_string(),
                 })?;
