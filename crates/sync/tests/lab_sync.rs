@@ -1011,3 +1011,124 @@ fn engine_after_restart(lab: &TestLab) -> SyncEngine {
     std::thread::sleep(Duration::from_millis(10));
     engine(lab)
 }
+
+/// An admission webhook that nothing serves (the lab's pods run nothing;
+/// here its Service does not even exist) rejects every Pod of the namespace
+/// it guards. The Deployment is applied, but its pods are never created:
+/// its health is Progressing, then Degraded when its progress deadline
+/// passes, and never Healthy. The lab names the webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_blocked_by_an_unserved_webhook_are_never_healthy() -> anyhow::Result<()> {
+    init_tracing();
+    let _permit = lab_permit().await;
+    let lab = TestLab::start(&["blocked"], false).await?;
+    let server = lab.state().regions["blocked"].server.clone();
+    let dir = tempfile::tempdir()?;
+    let webhook = dir.path().join("webhook.yaml");
+    std::fs::write(
+        &webhook,
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: pod-policy}
+webhooks:
+- name: pods.policy.example.com
+  clientConfig:
+    service: {name: pod-policy, namespace: default, port: 443}
+  rules:
+  - operations: [CREATE]
+    apiGroups: [""]
+    apiVersions: [v1]
+    resources: [pods]
+  namespaceSelector:
+    matchLabels: {kubernetes.io/metadata.name: guarded}
+  failurePolicy: Fail
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  timeoutSeconds: 2
+"#,
+    )?;
+    kubectl(
+        &lab,
+        "lab-blocked",
+        &["apply", "-f", &webhook.display().to_string()],
+    );
+    let unserved = lab.lab().unserved_webhooks().await?;
+    assert!(
+        unserved
+            .iter()
+            .any(|w| w.configuration == "pod-policy" && w.failure_policy == "Fail"),
+        "{unserved:?}"
+    );
+
+    let app = app(&format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: guarded, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: "https://example.invalid/shop.git", path: shop}}
+  destination: {{server: "{server}", namespace: guarded}}
+  syncPolicy:
+    syncOptions: [CreateNamespace=true]
+"#
+    ));
+    let desired = || {
+        manifests(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 5
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: nginx:1.27}
+"#,
+        )
+    };
+    let engine = engine(&lab);
+    let result = engine
+        .sync(&app, Ok(desired()), &SyncSettings::default())
+        .await;
+    assert!(result.succeeded(), "{:?}", result.error);
+
+    // Progressing first, then Degraded; Healthy never.
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = engine.compare(&app, Ok(desired())).await?;
+        let health = format!("{:?}", status.health);
+        if seen.last() != Some(&health) {
+            seen.push(health.clone());
+        }
+        assert_ne!(
+            health, "Healthy",
+            "a blocked Deployment reported Healthy: {status:?}"
+        );
+        if health == "Degraded" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not Degraded in time; health went {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("Progressing"),
+        "{seen:?}"
+    );
+    let pods = kubectl(
+        &lab,
+        "lab-blocked",
+        &["-n", "guarded", "get", "pods", "-o", "name"],
+    );
+    assert!(pods.trim().is_empty(), "pods were created: {pods}");
+    Ok(())
+}
