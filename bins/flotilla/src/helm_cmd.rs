@@ -1,5 +1,7 @@
 //! `flotilla helm template [NAME] CHART [flags]`: what `helm template`
-//! v3.17.4 prints, from a chart directory or `.tgz` on disk.
+//! v3.17.4 prints, from a chart directory or `.tgz` on disk, a chart of a
+//! repository (`--repo URL CHART [--version V]`) or an `oci://` reference,
+//! fetched through the chart cache (`$FLOTILLA_HOME/cache/charts`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use anyhow::Context;
 #[derive(clap::Subcommand, Debug)]
 pub enum HelmCmd {
     /// Render a chart's templates locally, byte for byte as `helm template`.
+    // `--version` is the chart's version here, as in helm.
+    #[command(disable_version_flag = true)]
     Template(TemplateArgs),
 }
 
@@ -17,9 +21,22 @@ pub enum HelmCmd {
 #[derive(clap::Args, Debug)]
 pub struct TemplateArgs {
     /// `[NAME] CHART`: the release name (default `release-name`) and the
-    /// chart (a directory or a `.tgz`).
+    /// chart: a directory, a `.tgz`, a chart name with `--repo`, or
+    /// `oci://host/path/chart`.
     #[arg(required = true, num_args = 1..=2, value_names = ["NAME", "CHART"])]
     pub args: Vec<String>,
+    /// The chart repository to fetch CHART from (`helm template --repo`).
+    #[arg(long = "repo", value_name = "URL")]
+    pub repo: Option<String>,
+    /// The chart version or semver range (default: the newest stable).
+    #[arg(long = "version", value_name = "VERSION", default_value = "")]
+    pub version: String,
+    /// User name for the chart repository or registry.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Password for the chart repository or registry.
+    #[arg(long)]
+    pub password: Option<String>,
     /// Values files, in order (later files win).
     #[arg(short = 'f', long = "values")]
     pub values: Vec<PathBuf>,
@@ -73,7 +90,11 @@ pub struct TemplateArgs {
 /// Runs `flotilla helm ...`.
 pub async fn run(cmd: HelmCmd) -> anyhow::Result<()> {
     match cmd {
-        HelmCmd::Template(args) => {
+        HelmCmd::Template(mut args) => {
+            if let Some(local) = fetch_chart(&args).await? {
+                let last = args.args.len() - 1;
+                args.args[last] = local.display().to_string();
+            }
             let text = tokio::task::spawn_blocking(move || template(&args))
                 .await
                 .context("rendering task failed")??;
@@ -85,6 +106,41 @@ pub async fn run(cmd: HelmCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// For `--repo URL CHART` or `oci://...`: the chart fetched into the cache
+/// (its archive's path); `None` for a chart on disk.
+async fn fetch_chart(args: &TemplateArgs) -> anyhow::Result<Option<PathBuf>> {
+    let chart = args.args.last().map(String::as_str).unwrap_or_default();
+    let oci = chart
+        .get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("oci://"));
+    let (repo, name) = match (&args.repo, oci) {
+        (Some(repo), false) => (repo.clone(), chart.to_string()),
+        (None, true) => (chart.to_string(), String::new()),
+        (Some(_), true) => anyhow::bail!("--repo cannot be used with an oci:// chart reference"),
+        (None, false) => {
+            if !Path::new(chart).exists() && chart.contains('/') && !chart.starts_with('.') {
+                anyhow::bail!(
+                    "{chart}: no such chart directory or archive (flotilla does not read helm's repositories.yaml: pass --repo URL with the chart's name)"
+                );
+            }
+            return Ok(None);
+        }
+    };
+    let dir = crate::repo::default_cache_dir()?
+        .parent()
+        .map(|p| p.join("charts"))
+        .context("the chart cache directory")?;
+    let fetcher = flotilla_helm::fetch::ChartFetcher::new(&dir, Default::default())
+        .with_context(|| format!("opening the chart cache {}", dir.display()))?;
+    let auth = match (&args.username, &args.password) {
+        (Some(u), Some(p)) => flotilla_helm::fetch::RepoAuth::basic(u.clone(), p.clone()),
+        (None, None) => flotilla_helm::fetch::RepoAuth::none(),
+        _ => anyhow::bail!("--username and --password go together"),
+    };
+    let fetched = fetcher.fetch(&repo, &name, &args.version, &auth).await?;
+    Ok(Some(fetched.path))
 }
 
 fn template(args: &TemplateArgs) -> anyhow::Result<String> {
