@@ -67,7 +67,8 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
 
-    /// Git cache directory [default: $FLOTILLA_HOME/cache/git].
+    /// Git cache directory [default: $FLOTILLA_HOME/cache/git]; charts are
+    /// cached beside it, in DIR/../charts.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }
@@ -596,7 +597,8 @@ mod tests {
             "-f".into(),
             "apps.yaml".into(),
             "--cache".into(),
-            cache.path().display().to_string(),
+            // Charts are cached beside it (in the tempdir, not in /tmp).
+            cache.path().join("git").display().to_string(),
             "--repo".into(),
             format!("https://git.example/r={}", dir.path().display()),
         ])
