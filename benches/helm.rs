@@ -30,6 +30,7 @@
 //!
 //! Run: `cargo bench -p flotilla-benches --bench helm`
 
+use flotilla_benches::{fail, run_measured};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,43 +109,6 @@ fn flotilla_bin() -> Result<PathBuf, Error> {
         return Err(format!("{} was not built", bin.display()).into());
     }
     Ok(bin)
-}
-
-/// Runs a command to completion; returns stdout, success, wall time (spawn
-/// to reaped) and peak RSS in KiB.
-// The child is reaped with `wait4` (for its resource usage), not `wait`.
-#[allow(clippy::zombie_processes)]
-fn run_measured(cmd: &mut Command) -> (Vec<u8>, bool, Duration, i64) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut out = Vec::new();
-    if let Some(mut s) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut s, &mut out).expect("reading stdout");
-    }
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (pid from `spawn`), with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert!(pid > 0, "wait4 failed");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (out, ok, elapsed, usage.ru_maxrss)
-}
-
-/// Re-runs a failed command to show its stderr, then stops the bench.
-fn fail(cmd: &mut Command) -> ! {
-    let out = cmd.stderr(Stdio::piped()).output().expect("re-running");
-    panic!(
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -17,6 +17,7 @@
 //! `cargo run --release -p flotilla-render --example bench_render`)
 //! (`FLOTILLA_BENCH_APPS=N` changes the number of applications).
 
+use flotilla_benches::run_measured;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -71,29 +72,6 @@ fn generate(root: &Path, apps: usize) -> Vec<PathBuf> {
         overlays.push(o);
     }
     overlays
-}
-
-/// Runs a command to completion; returns stdout, success and peak RSS in KiB.
-// The child is reaped with `wait4` (for its resource usage), not `wait`.
-#[allow(clippy::zombie_processes)]
-fn run_measured(cmd: &mut Command) -> (Vec<u8>, bool, i64) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut out = Vec::new();
-    if let Some(mut s) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut s, &mut out).expect("reading stdout");
-    }
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (pid from `spawn`), with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert!(pid > 0, "wait4 failed");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (out, ok, usage.ru_maxrss)
 }
 
 struct Side {
@@ -162,13 +140,13 @@ fn aggregate(root: &Path, overlays: &[PathBuf], kustomize: &Path, cli: Option<&P
         let _ = writeln!(k, "- ../{}", rel.display());
     }
     write(&all.join("kustomization.yaml"), &k);
-    let (kt, (want, _, k_rss)) = median_of(runs, || {
+    let (kt, (want, _, _, k_rss)) = median_of(runs, || {
         run_measured(Command::new(kustomize).arg("build").arg(&all))
     });
     let mut rows = vec![("kustomize build", kt, k_rss)];
     let mut mismatches = 0;
     if let Some(cli) = cli {
-        let (ct, (got, ok, c_rss)) = median_of(runs, || {
+        let (ct, (got, ok, _, c_rss)) = median_of(runs, || {
             run_measured(Command::new(cli).arg("render").arg(&all))
         });
         assert!(ok, "flotilla render {} failed", all.display());
@@ -230,7 +208,7 @@ fn main() {
     };
     for o in &overlays {
         let start = Instant::now();
-        let (out, ok, rss) = run_measured(Command::new(&kustomize).arg("build").arg(o));
+        let (out, ok, _, rss) = run_measured(Command::new(&kustomize).arg("build").arg(o));
         k.total += start.elapsed();
         assert!(ok, "kustomize build {} failed", o.display());
         k.peak_kib = k.peak_kib.max(rss);
@@ -267,7 +245,7 @@ fn main() {
         };
         for (o, want) in overlays.iter().zip(&expected) {
             let start = Instant::now();
-            let (out, ok, rss) = run_measured(Command::new(cli).arg("render").arg(o));
+            let (out, ok, _, rss) = run_measured(Command::new(cli).arg("render").arg(o));
             c.total += start.elapsed();
             assert!(ok, "{} render {} failed", cli.display(), o.display());
             c.peak_kib = c.peak_kib.max(rss);

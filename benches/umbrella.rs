@@ -59,11 +59,12 @@
 //! Run: `cargo bench -p flotilla-benches --bench umbrella`
 //! (`FLOTILLA_BENCH_APPS=N` changes the number of applications).
 
+use flotilla_benches::{fail, run_measured};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flotilla_controller::source::SourceResolver;
@@ -510,43 +511,6 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 // ---------------------------------------------------------------------------
 // Measuring.
-
-/// Runs a command to completion; returns stdout, success, wall time (spawn
-/// to reaped) and peak RSS in KiB.
-// The child is reaped with `wait4` (for its resource usage), not `wait`.
-#[allow(clippy::zombie_processes)]
-fn run_measured(cmd: &mut Command) -> (Vec<u8>, bool, Duration, i64) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
-    let mut out = Vec::new();
-    if let Some(mut s) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut s, &mut out).expect("reading stdout");
-    }
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child (pid from `spawn`), with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert!(pid > 0, "wait4 failed");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (out, ok, elapsed, usage.ru_maxrss)
-}
-
-/// Re-runs a failed command to show its stderr, then stops the bench.
-fn fail(cmd: &mut Command) -> ! {
-    let out = cmd.stderr(Stdio::piped()).output().expect("re-running");
-    panic!(
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A `/proc/self/status` field in KiB (`VmHWM`, `VmRSS`).
 fn status_kib(field: &str) -> i64 {
