@@ -13,6 +13,7 @@
 //! Run: `cargo bench -p flotilla-benches --bench git` (`FLOTILLA_BENCH_KEEP=1`
 //! keeps the generated repositories and caches for a closer look).
 
+use flotilla_benches::run_ok;
 use flotilla_lab::git_http;
 
 use std::io::Write;
@@ -35,18 +36,6 @@ fn git(dir: &Path) -> Command {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0");
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 /// The 10,000 paths: per app, 19 base files and 3 environments x 3 regions x 9 files.

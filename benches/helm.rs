@@ -30,7 +30,7 @@
 //!
 //! Run: `cargo bench -p flotilla-benches --bench helm`
 
-use flotilla_benches::{fail, run_measured};
+use flotilla_benches::{fail, flotilla_bin, run_measured};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -60,55 +60,6 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn shared_charts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts")
-}
-
-/// `$FLOTILLA_BIN`, else `cargo build --release -p flotilla` and its output.
-fn flotilla_bin() -> Result<PathBuf, Error> {
-    if let Some(p) = std::env::var_os("FLOTILLA_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) if Path::new(&t).is_absolute() => PathBuf::from(t),
-        Some(t) => root.join(t),
-        None => root.join("target"),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("building the release binary: cargo build --release -p flotilla ...");
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--release", "-q", "-p", "flotilla"])
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &target);
-    // The variables `cargo bench` sets for this process: build scripts that
-    // track them would otherwise rebuild part of the dependency tree, here
-    // and again at the next `cargo bench`.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("CARGO_PKG_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_MANIFEST_LINKS",
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "OUT_DIR",
-            ]
-            .contains(&k.as_ref())
-        {
-            build.env_remove(k.as_ref());
-        }
-    }
-    if !build.status()?.success() {
-        return Err("cargo build --release -p flotilla failed".into());
-    }
-    let bin = target.join("release/flotilla");
-    if !bin.is_file() {
-        return Err(format!("{} was not built", bin.display()).into());
-    }
-    Ok(bin)
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -59,7 +59,7 @@
 //! Run: `cargo bench -p flotilla-benches --bench umbrella`
 //! (`FLOTILLA_BENCH_APPS=N` changes the number of applications).
 
-use flotilla_benches::{fail, run_measured};
+use flotilla_benches::{fail, run_measured, run_ok};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
@@ -462,18 +462,6 @@ fn git(dir: &Path) -> Command {
             "user.email=bench@example.invalid",
         ]);
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn application(i: usize) -> Result<Application, Error> {
