@@ -21,7 +21,6 @@
 //! (`FLOTILLA_BENCH_CONFIGS=N` changes the number of config.json files,
 //! `FLOTILLA_BENCH_KEEP=1` keeps the generated repository).
 
-use flotilla_benches::run_ok;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -81,6 +80,18 @@ fn git(dir: &Path) -> Command {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null");
     cmd
+}
+
+fn run_ok(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// `count` (environment, region) pairs: environments of 100 regions each.
