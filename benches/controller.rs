@@ -82,7 +82,7 @@ use std::time::{Duration, Instant};
 
 use flotilla_controller::views::AppView;
 use flotilla_lab::git_http::GitHttpServer;
-use flotilla_lab::{TestLab, UpOptions};
+use flotilla_lab::TestLab;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, GetParams};
 
@@ -124,6 +124,17 @@ struct Settings {
     latency: bool,
     scale: bool,
     keep: bool,
+    /// `FLOTILLA_BENCH_WAN` (e.g. `80ms`): a round-trip delay in front of
+    /// every fleet region's API server (`flotilla lab up --latency`).
+    wan: Option<Duration>,
+    /// `FLOTILLA_BENCH_QPS` / `FLOTILLA_BENCH_BURST`: the controller's
+    /// per-cluster client rate limit (`clusters.qps`/`burst`); unset: its
+    /// default.
+    qps: Option<String>,
+    burst: Option<String>,
+    /// `FLOTILLA_BENCH_UNMANAGED` (50000): ConfigMaps created in a namespace
+    /// no Application uses, with a tenth as many Pods; 0 skips part 5.
+    unmanaged: usize,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -147,6 +158,15 @@ impl Settings {
             latency: parts.contains("latency"),
             scale: parts.contains("scale"),
             keep: std::env::var_os("FLOTILLA_BENCH_KEEP").is_some(),
+            wan: std::env::var("FLOTILLA_BENCH_WAN").ok().and_then(|v| {
+                let v = v.trim();
+                v.strip_suffix("ms")
+                    .and_then(|n| n.parse().ok())
+                    .map(Duration::from_millis)
+            }),
+            qps: std::env::var("FLOTILLA_BENCH_QPS").ok(),
+            burst: std::env::var("FLOTILLA_BENCH_BURST").ok(),
+            unmanaged: env_usize("FLOTILLA_BENCH_UNMANAGED", 50_000),
         }
     }
 }
@@ -678,6 +698,18 @@ fn serve_copy(work: &Path, served: &Path, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `clusters.qps`/`burst` lines for the settings, if any.
+fn limits_yaml(s: &Settings) -> String {
+    let mut out = String::new();
+    if let Some(q) = &s.qps {
+        out.push_str(&format!("  qps: {q}\n"));
+    }
+    if let Some(b) = &s.burst {
+        out.push_str(&format!("  burst: {b}\n"));
+    }
+    out
+}
+
 fn controller_config(
     state: &Path,
     poll: &str,
@@ -686,6 +718,7 @@ fn controller_config(
     kubeconfig: &Path,
     paths: &str,
     extra: &str,
+    cluster_extra: &str,
 ) -> String {
     format!(
         r#"stateDir: {state}
@@ -695,7 +728,7 @@ repositories:
     substitute: {substitute}
 clusters:
   kubeconfig: {kubeconfig}
-applications:
+{cluster_extra}applications:
   - repo: {repo}
     revision: HEAD
     paths: [{paths}]
@@ -807,6 +840,7 @@ async fn latency(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> R
                 &lab.kubeconfig(),
                 "manifests/argocd/applicationset.yaml",
                 "",
+                &limits_yaml(s),
             ),
         )?;
         let mut ctl =
@@ -1050,13 +1084,18 @@ async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Res
         "\n== 2. {n} Applications x {RESOURCES_PER_APP} resources over 3 lab regions ({nodes} kwok nodes each) =="
     );
     let t = Instant::now();
-    let lab = TestLab::start_with(UpOptions {
-        regions: FLEET_REGIONS.iter().map(|r| r.to_string()).collect(),
-        nodes,
-        ..UpOptions::default()
-    })
-    .await?;
-    println!("lab up (3 regions) in {:.1}s", t.elapsed().as_secs_f64());
+    let mut builder = TestLab::builder(&FLEET_REGIONS).nodes(nodes);
+    if let Some(wan) = s.wan {
+        builder = builder.latency(wan);
+    }
+    let lab = builder.start().await?;
+    println!(
+        "lab up (3 regions{}) in {:.1}s",
+        s.wan
+            .map(|w| format!(", {} ms round trip to each API server", w.as_millis()))
+            .unwrap_or_default(),
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let work = tmp.join("fleet-work");
     let files = generate_fleet(&work, n)?;
@@ -1112,6 +1151,7 @@ async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Res
                 "concurrency:\n  reconciles: {}\n  syncs: {}\n",
                 s.reconciles, s.syncs
             ),
+            &limits_yaml(s),
         ),
     )?;
     let r0 = apiserver_requests(&clients).await;
@@ -1363,6 +1403,25 @@ async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Res
         "3. full reconcile: a commit changing a ConfigMap in all {n} Applications, pushed with a webhook: all report the new revision after {rev_txt} and are Synced after {synced_txt} ({full_syncs:.0} syncs; controller {:.2} cores, lab {:.2} cores, machine {:.0}% busy)",
         full.ctl_cores(), full.lab_cores(), full.machine_busy * 100.0
     ));
+
+    // 4. A no-op full resync, and the cache's size.
+    let cache = cache_report(&api, n, report).await?;
+    noop_resync(&api, &clients, FLEET_URL, &commit, n, "4.", report).await?;
+
+    // 5. Objects nobody manages.
+    if s.unmanaged > 0 && at_synced.is_some() {
+        unmanaged(
+            &api,
+            &clients[0],
+            pid,
+            s.unmanaged,
+            &commit,
+            n,
+            cache,
+            report,
+        )
+        .await?;
+    }
     ctl.stop();
     if let Some(k) = keeper {
         k.abort();
@@ -1370,6 +1429,168 @@ async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Res
     drop(server);
     drop(lab);
     Ok(())
+}
+
+// ----- 4. and 5.: the cluster cache --------------------------------------------------
+
+/// Prints the cache's objects and bytes (from `/metrics`); returns the bytes.
+async fn cache_report(api: &CtlApi, n: usize, report: &mut Report) -> Result<f64, Error> {
+    let objects = api.metric("flotilla_cluster_cache_objects").await?;
+    let bytes = api.metric("flotilla_cluster_cache_bytes").await?;
+    let watches = api.metric("flotilla_cluster_cache_watches").await?;
+    println!(
+        "\n== 4. cluster cache: {objects:.0} objects, {:.1} MiB ({:.0} bytes per object), {watches:.0} watches over 3 clusters ==",
+        bytes / 1048576.0,
+        bytes / objects.max(1.0)
+    );
+    report.add(
+        format!("4. cluster cache ({n} apps, 3 clusters): objects / bytes per object"),
+        format!("{objects:.0} / {:.0} B", bytes / objects.max(1.0)),
+        "caches every object of every watched type (argo-cd #6561, #7647)",
+    );
+    Ok(bytes)
+}
+
+/// A webhook for an unchanged commit: every Application is compared again;
+/// counts what reached the API servers until all were reconciled.
+async fn noop_resync(
+    api: &CtlApi,
+    clients: &[kube::Client],
+    repo: &str,
+    commit: &str,
+    n: usize,
+    label: &str,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let reconciles0 = api.metric("flotilla_app_reconcile_total").await?;
+    let r0 = apiserver_requests(clients).await;
+    let start = Instant::now();
+    api.webhook(repo, commit).await?;
+    loop {
+        let done = api.metric("flotilla_app_reconcile_total").await? - reconciles0;
+        if done >= n as f64 {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            println!("  only {done:.0} of {n} reconciled after 600 s");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = start.elapsed();
+    let r1 = apiserver_requests(clients).await;
+    let d = request_delta(&r0, &r1);
+    let writes: f64 = ["POST", "PUT", "PATCH", "DELETE", "APPLY"]
+        .iter()
+        .map(|v| d.get(*v).copied().unwrap_or(0.0))
+        .sum();
+    let total: f64 = d.values().sum();
+    println!(
+        "{label} no-op full resync (webhook, same commit): {n} Applications reconciled in {}; API servers (all clients, lab components too): {total:.0} requests ({writes:.0} writes, {:.0} LISTs): {}",
+        secs(took),
+        d.get("LIST").copied().unwrap_or(0.0),
+        describe_requests(&d, took.as_secs_f64())
+    );
+    report.add(
+        format!("{label} no-op resync of {n} apps: requests (writes, LISTs)"),
+        format!(
+            "{total:.0} ({writes:.0}, {:.0}) in {}",
+            d.get("LIST").copied().unwrap_or(0.0),
+            secs(took)
+        ),
+        "compares from its cache: 0 requests (gitops-engine design)",
+    );
+    Ok(())
+}
+
+fn avg_rss(pid: u32) -> f64 {
+    let mut v = Vec::new();
+    for _ in 0..10 {
+        v.extend(mem_mib(pid, "VmRSS:"));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Creates `count` ConfigMaps and `count / 10` Pods in a namespace no
+/// Application uses, then measures the controller's RSS and a no-op resync.
+#[allow(clippy::too_many_arguments)]
+async fn unmanaged(
+    api: &CtlApi,
+    client: &kube::Client,
+    pid: u32,
+    count: usize,
+    commit: &str,
+    n: usize,
+    cache_bytes: f64,
+    report: &mut Report,
+) -> Result<(), Error> {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+    use kube::api::PostParams;
+    let pods = count / 10;
+    println!(
+        "\n== 5. {count} ConfigMaps and {pods} Pods in a namespace no Application uses (region {}) ==",
+        FLEET_REGIONS[0]
+    );
+    let rss0 = avg_rss(pid);
+    let ns: Api<Namespace> = Api::all(client.clone());
+    let _ = ns
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "unmanaged"}}))?,
+        )
+        .await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "unmanaged");
+    let pod_api: Api<Pod> = Api::namespaced(client.clone(), "unmanaged");
+    let t = Instant::now();
+    let blob = "x".repeat(1000);
+    let results: Vec<bool> = futures::stream::iter(0..count + pods)
+        .map(|i| {
+            let cms = cms.clone();
+            let pod_api = pod_api.clone();
+            let blob = blob.clone();
+            async move {
+                if i < count {
+                    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": format!("noise-{i}")},
+                        "data": {"blob": blob}}))
+                    .ok()?;
+                    cms.create(&PostParams::default(), &cm).await.ok().map(|_| ())
+                } else {
+                    // Bound to no node: never scheduled, never run.
+                    let pod: Pod = serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": format!("noise-{i}")},
+                        "spec": {"nodeName": "no-such-node", "containers": [{"name": "c", "image": "busybox"}]}}))
+                    .ok()?;
+                    pod_api.create(&PostParams::default(), &pod).await.ok().map(|_| ())
+                }
+            }
+        })
+        .buffer_unordered(64)
+        .map(|r| r.is_some())
+        .collect()
+        .await;
+    let created = results.iter().filter(|ok| **ok).count();
+    println!(
+        "created {created} of {} objects in {}",
+        count + pods,
+        secs(t.elapsed())
+    );
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let rss1 = avg_rss(pid);
+    let bytes = api.metric("flotilla_cluster_cache_bytes").await?;
+    println!(
+        "controller VmRSS (average of 10 samples): {rss0:.1} MiB before, {rss1:.1} MiB after ({:+.1} MiB); cache bytes {:+.0}",
+        rss1 - rss0,
+        bytes - cache_bytes
+    );
+    report.add(
+        format!("5. RSS growth with {count} unmanaged ConfigMaps + {pods} Pods"),
+        format!("{:+.1} MiB", rss1 - rss0),
+        "caches them all (argo-cd #7647: 10k+ unmanaged objects, 7 GB)",
+    );
+    noop_resync(api, &[client.clone()], FLEET_URL, commit, n, "5.", report).await
 }
 
 // ----- main -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Subcommand, ValueEnum};
+use flotilla_controller::controller::ResourceTree;
 use flotilla_controller::views::{
     AppView, ErrorView, OperationView, ResourceView, RollbackRequest, SyncRequest,
 };
@@ -22,6 +23,9 @@ pub enum AppCmd {
     Get(NameArgs),
     /// The operations of an Application, newest first (ids for `rollback`).
     History(NameArgs),
+    /// The resource tree: each managed resource and what it owns on the
+    /// cluster (Deployment → ReplicaSet → Pod, ...), with health and sync.
+    Tree(NameArgs),
     /// Sync an Application now (and turn automated sync back on after a rollback).
     /// Exit 0 when the operation succeeded, 1 otherwise.
     Sync(SyncArgs),
@@ -156,6 +160,17 @@ pub async fn run(cmd: AppCmd) -> anyhow::Result<i32> {
             } else {
                 print_table(&history_rows(&ops, a.conn.output == Output::Wide));
             }
+            Ok(0)
+        }
+        AppCmd::Tree(a) => {
+            let client = Client::new(&a.conn)?;
+            let path = [a.name.as_str(), "tree"];
+            let body = client.call(Method::GET, &path, None).await?;
+            if a.conn.output == Output::Json {
+                return print_json(&body).map(|()| 0);
+            }
+            let tree: ResourceTree = client.decode(&body, &path)?;
+            print!("{}", tree.to_text());
             Ok(0)
         }
         AppCmd::Sync(a) => {

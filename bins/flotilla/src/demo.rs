@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use flotilla_controller::controller::ResourceTree;
 use flotilla_controller::views::AppView;
 use flotilla_lab::process::{self, ProcessRecord};
 use flotilla_lab::Lab;
@@ -65,6 +66,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         charts: vec![example.join("charts")],
         charts_auth: None,
         registry: false,
+        latency: None,
+        jitter: None,
     };
     let lab = up(&up_args).await?;
     let dir = demo_dir(&lab);
@@ -89,6 +92,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  flotilla app list                      # also {addr}/ in a browser (with the token)"
     );
     println!("  flotilla app get gen-algo-dev-us-east-2");
+    println!("  flotilla app tree gen-algo-dev-us-east-2      # Deployment -> ReplicaSet -> Pods");
     println!("  flotilla app get status-page-dev-us-east-2   # the Helm chart's Application");
     println!("Push a change (the controller polls every 15 s; `flotilla app refresh` is at once):");
     println!("  cd {}", dir.join("repo").display());
@@ -249,6 +253,22 @@ webhook:\n  github: {{secretFrom: {{file: webhook-secret}}}}\n",
         ]);
     }
     print_table(&rows);
+    // One Application's resource tree, from the controller's cluster cache.
+    if let Some(a) = apps.iter().find(|a| a.name.starts_with("gen-algo-")) {
+        let tree: Option<ResourceTree> = match reqwest::Client::new()
+            .get(format!("{addr}/api/v1/applications/{}/tree", a.name))
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        if let Some(tree) = tree {
+            println!("\n{} (flotilla app tree {}):", a.name, a.name);
+            print!("{}", tree.to_text());
+        }
+    }
     Ok(addr)
 }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use flotilla_lab::assets::{self, AssetOptions};
+use flotilla_lab::latency::{LatencyPlan, RegionDurations};
 use flotilla_lab::{Lab, ServeCommand, UpOptions};
 
 use crate::progress::BuildProgress;
@@ -12,7 +13,8 @@ use crate::progress::BuildProgress;
 #[derive(Subcommand)]
 pub enum LabCmd {
     /// Start (or repair) the lab: etcd, kube-apiserver, controller-manager,
-    /// scheduler and kwok per region; OpenBao with --vault.
+    /// scheduler and kwok per region; OpenBao with --vault; a WAN-latency
+    /// proxy in front of each API server with --latency.
     Up(UpArgs),
     /// Print `export` lines: KUBECONFIG, PATH (lab binaries first),
     /// VAULT_ADDR/VAULT_TOKEN/VAULT_CACERT when OpenBao runs,
@@ -33,6 +35,14 @@ pub enum LabCmd {
     #[command(hide = true)]
     ServeCharts {
         /// The server configuration (`<lab>/charts/server.json`).
+        config: std::path::PathBuf,
+    },
+    /// Run a region's WAN-latency proxy from the configuration `lab up
+    /// --latency` writes (the lab runs this as its `latency-proxy` process).
+    #[command(hide = true)]
+    Proxy {
+        /// The proxy configuration
+        /// (`<lab>/regions/<region>/latency-proxy.json`).
         config: std::path::PathBuf,
     },
 }
@@ -60,6 +70,22 @@ pub struct UpArgs {
     /// Run the OCI registry even without --charts.
     #[arg(long)]
     pub registry: bool,
+    /// Simulate WAN latency: a TCP proxy that delays traffic goes in front
+    /// of each region's API server and the lab kubeconfig points at it, so
+    /// every client (kubectl, the controller) goes through it; the lab's
+    /// own components still reach the API server directly. A round trip,
+    /// like ping's: each direction is delayed by half. `80ms` for every
+    /// region, `us-east-2=120ms,us-west-2=60ms` per region, or both
+    /// (`80ms,us-east-2=120ms`); a region given `0` has no proxy. Without
+    /// --latency the lab keeps the latency it has.
+    #[arg(long, value_name = "DELAY|REGION=DELAY,...")]
+    pub latency: Option<RegionDurations>,
+    /// Jitter of the latency (round trip, at most the latency): each chunk's
+    /// one-way delay is drawn in half the latency ± half the jitter, bytes
+    /// never reordered. Same syntax as --latency (`10ms`,
+    /// `us-east-2=20ms`).
+    #[arg(long, value_name = "JITTER|REGION=JITTER,...", requires = "latency")]
+    pub jitter: Option<RegionDurations>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -131,12 +157,28 @@ pub async fn up(args: &UpArgs) -> anyhow::Result<Lab> {
             program: std::env::current_exe().context("locating the flotilla binary")?,
             args: vec!["lab".into(), "serve-charts".into()],
         }),
+        latency: args
+            .latency
+            .clone()
+            .map(|l| LatencyPlan::new(l, args.jitter.clone().unwrap_or_default())),
+        proxy_server: Some(ServeCommand {
+            program: std::env::current_exe().context("locating the flotilla binary")?,
+            args: vec!["lab".into(), "proxy".into()],
+        }),
         ..UpOptions::default()
     };
     let state = lab.up(&opts, &assets).await?;
     eprintln!("lab ready in {:.1}s", start.elapsed().as_secs_f64());
     for (name, region) in &state.regions {
-        println!("lab-{name}\t{}", region.server);
+        match &region.proxy {
+            Some(p) => println!(
+                "lab-{name}\t{}\t{} latency to {}",
+                region.server,
+                p.latency,
+                region.apiserver().unwrap_or("?")
+            ),
+            None => println!("lab-{name}\t{}", region.server),
+        }
     }
     if let Some(b) = &state.openbao {
         println!("openbao\t{}", b.address);
@@ -199,7 +241,10 @@ pub async fn status_table(lab: &Lab, output: Output) -> anyhow::Result<()> {
                     s.scope.clone(),
                     s.component.clone(),
                     s.state.clone(),
-                    s.address.clone(),
+                    match &s.detail {
+                        Some(d) => format!("{} ({d})", s.address),
+                        None => s.address.clone(),
+                    },
                     s.pid.to_string(),
                     s.rss_bytes
                         .map(|b| format!("{} MiB", b / (1024 * 1024)))
@@ -285,6 +330,10 @@ pub async fn run(cmd: LabCmd) -> anyhow::Result<()> {
         }
         LabCmd::ServeCharts { config } => {
             flotilla_lab::charts::serve_config(&config).await?;
+            Ok(())
+        }
+        LabCmd::Proxy { config } => {
+            flotilla_lab::latency::serve_config(&config).await?;
             Ok(())
         }
         LabCmd::Assets(args) => {

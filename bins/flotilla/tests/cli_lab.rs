@@ -208,3 +208,219 @@ fn the_demo_leaves_a_controller_that_app_commands_reach_and_lab_down_stops() {
         "the demo controller survived `lab down`"
     );
 }
+
+/// The `server` of the cluster `name` in a kubeconfig.
+fn kubeconfig_server(path: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    doc["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no cluster {name} in {text}"))["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn accepts(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+/// Waits (up to 10s) until nothing accepts connections on `port`.
+fn wait_closed(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while accepts(port) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} still accepts connections {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The `latency-proxy` row of `lab status -o json`, if any.
+fn proxy_row(h: &Path) -> Option<serde_json::Value> {
+    let out = flotilla(h, &["lab", "status", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["component"] == "latency-proxy")
+        .cloned()
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit_once(':').unwrap().1.parse().unwrap()
+}
+
+#[test]
+fn lab_up_latency_puts_a_proxy_process_in_front_of_the_api_server() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let _down = Down(h);
+
+    let out = flotilla(h, &["lab", "up", "--regions", "w", "--latency", "x=80ms"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("names region x, which is not one of the lab's regions"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let up = [
+        "lab",
+        "up",
+        "--regions",
+        "w",
+        "--nodes",
+        "1",
+        "--latency",
+        "200ms",
+        "--jitter",
+        "20ms",
+    ];
+    let out = flotilla(h, &up);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // lab-w <proxy> 200ms ±20ms latency to <API server>
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("lab-w\t"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let cols: Vec<&str> = line.split('\t').collect();
+    assert_eq!(cols.len(), 3, "{line}");
+    let (proxy, apiserver) = (
+        cols[1].to_string(),
+        cols[2].rsplit(' ').next().unwrap().to_string(),
+    );
+    assert!(cols[2].starts_with("200ms ±20ms latency to https://127.0.0.1:"));
+    assert!(proxy.starts_with("https://127.0.0.1:"), "{line}");
+    assert_ne!(port_of(&proxy), port_of(&apiserver));
+
+    let env = parse_env(&text(&flotilla(h, &["lab", "env"]).stdout));
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let kubeconfig = get("KUBECONFIG").unwrap();
+    let path = get("PATH").unwrap();
+    assert_eq!(kubeconfig_server(&kubeconfig, "lab-w"), proxy);
+
+    // kubectl goes through it: read and write.
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("PATH", &path)
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["--context", "lab-w"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(kubectl(&["get", "namespaces", "-o", "name"]).contains("namespace/kube-system"));
+    kubectl(&["create", "configmap", "far", "--from-literal=k=v"]);
+    assert_eq!(
+        kubectl(&["get", "configmap", "far", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+
+    // `lab status` shows the proxy process, with its latency and upstream.
+    let row = proxy_row(h).expect("a latency-proxy row");
+    assert_eq!(row["scope"], "w");
+    assert_eq!(row["state"], "running", "{row}");
+    assert_eq!(row["address"], proxy.as_str());
+    let upstream = apiserver.trim_start_matches("https://");
+    assert_eq!(row["detail"], format!("200ms ±20ms to {upstream}"));
+    let pid = row["pid"].as_u64().unwrap();
+
+    // Up again without --latency: the lab keeps its latency and its proxy.
+    let out = flotilla(h, &["lab", "up", "--regions", "w", "--nodes", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), stdout);
+    assert_eq!(proxy_row(h).unwrap()["pid"].as_u64(), Some(pid));
+
+    // --latency 0 removes it: clients reach the API server directly.
+    let out = flotilla(
+        h,
+        &[
+            "lab",
+            "up",
+            "--regions",
+            "w",
+            "--nodes",
+            "1",
+            "--latency",
+            "0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(proxy_row(h).is_none());
+    assert_eq!(kubeconfig_server(&kubeconfig, "lab-w"), apiserver);
+    wait_closed(port_of(&proxy), "after --latency 0");
+    assert!(kubectl(&["get", "configmap", "far", "-o", "name"]).contains("far"));
+
+    // Back; a new latency restarts it on the same port, so the kubeconfig
+    // stays valid.
+    let out = flotilla(
+        h,
+        &[
+            "lab",
+            "up",
+            "--regions",
+            "w",
+            "--nodes",
+            "1",
+            "--latency",
+            "w=100ms",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let proxy = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("lab-w\t"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    assert_ne!(proxy, apiserver);
+    assert_eq!(kubeconfig_server(&kubeconfig, "lab-w"), proxy);
+    let row = proxy_row(h).unwrap();
+    assert_eq!(row["detail"], format!("100ms to {upstream}"));
+    let pid = row["pid"].as_u64().unwrap();
+    let out = flotilla(
+        h,
+        &[
+            "lab",
+            "up",
+            "--regions",
+            "w",
+            "--nodes",
+            "1",
+            "--latency",
+            "150ms",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(kubeconfig_server(&kubeconfig, "lab-w"), proxy);
+    let row = proxy_row(h).unwrap();
+    assert_eq!(row["detail"], format!("150ms to {upstream}"));
+    assert_eq!(row["address"], proxy.as_str());
+    assert_ne!(row["pid"].as_u64(), Some(pid));
+    assert!(kubectl(&["get", "configmap", "far", "-o", "name"]).contains("far"));
+
+    // `lab down` stops it.
+    let pid = row["pid"].as_u64().unwrap();
+    let out = flotilla(h, &["lab", "down"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_closed(port_of(&proxy), "after `lab down`");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the proxy survived `lab down`"
+    );
+}

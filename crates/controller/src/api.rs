@@ -9,6 +9,7 @@
 //! | `GET /api/v1/applications` | [`AppView`] list | read |
 //! | `GET /api/v1/applications/{name}` | [`AppView`] with resources | read |
 //! | `GET /api/v1/applications/{name}/history` | [`OperationView`] list, newest first | read |
+//! | `GET /api/v1/applications/{name}/tree` | [`crate::controller::ResourceTree`]: managed resources and what they own, with health | read |
 //! | `POST /api/v1/applications/{name}/sync` | body [`SyncRequest`], answers the finished [`OperationView`] | token |
 //! | `POST /api/v1/applications/{name}/rollback` | body [`RollbackRequest`] | token |
 //! | `POST /api/v1/applications/{name}/refresh` | queue a reconcile | token |
@@ -97,6 +98,7 @@ pub fn router(controller: Controller) -> Router {
         .route("/api/v1/applications", get(list_apps))
         .route("/api/v1/applications/{name}", get(get_app))
         .route("/api/v1/applications/{name}/history", get(history))
+        .route("/api/v1/applications/{name}/tree", get(tree))
         .route("/api/v1/applications/{name}/sync", post(sync))
         .route("/api/v1/applications/{name}/rollback", post(rollback))
         .route("/api/v1/applications/{name}/refresh", post(refresh))
@@ -211,6 +213,14 @@ async fn history(
     check_read(&c, &headers)?;
     c.history(&name)
         .map(|h| Json(h).into_response())
+        .map_err(error_answer)
+}
+
+async fn tree(State(c): State<Controller>, headers: HeaderMap, Path(name): Path<String>) -> Answer {
+    check_read(&c, &headers)?;
+    c.tree(&name)
+        .await
+        .map(|t| Json(t).into_response())
         .map_err(error_answer)
 }
 

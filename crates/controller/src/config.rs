@@ -21,6 +21,10 @@
 //! clusters:
 //!   kubeconfig: ~/.kube/config          # default: $KUBECONFIG, else ~/.kube/config
 //!   contexts: [lab-eu, lab-us]          # default: every context of the kubeconfig
+//!   qps: 50                             # default 50; a number > 0 or `unlimited`
+//!   burst: 100                          # default 100, at least 1
+//!   limits:                             # per context; what is left out comes from qps/burst
+//!     lab-us: {qps: 20, burst: 40}
 //! applications:                         # required, at least one entry
 //!   - repo: https://github.com/acme/deploy.git
 //!     revision: HEAD                    # default HEAD
@@ -43,6 +47,19 @@
 //!   reconciles: 10                      # default 10, at least 1
 //!   syncs: 5                            # default 5, at least 1
 //! ```
+//!
+//! `qps` and `burst` limit the requests sent to each cluster, as client-go's
+//! `QPS` and `Burst` do (see [`flotilla_sync::ratelimit`]): every context's
+//! connection has one token bucket, shared by every Application syncing to
+//! it, holding `burst` tokens and refilled at `qps` per second; a request
+//! (a watch when it starts) takes a token or waits for one. `qps` may be a
+//! fraction (`0.5`: one request every two seconds); `unlimited` turns the
+//! limit off, and `0` is refused rather than read as "no limit". The default
+//! is [`DEFAULT_CLUSTER_LIMITS`] (50/100, as Argo CD's application
+//! controller); client-go's own is 5/10 ([`flotilla_sync::CLIENT_GO_LIMITS`]).
+//! A `limits` entry overrides them for one context: its keys must be listed
+//! in `contexts` when `contexts` is given, and must be contexts of the
+//! kubeconfig when the controller starts.
 //!
 //! Relative paths (`stateDir`, `substitute`, `directory`, `caCert`,
 //! `kubeconfig`, secret `file`s) are resolved against the directory of the
@@ -79,6 +96,7 @@
 //! # Ok::<(), flotilla_controller::config::ConfigError>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -88,6 +106,7 @@ use std::time::Duration;
 
 use flotilla_core::SecretString;
 use flotilla_git::{normalize_url, GitError, RepoUrl};
+pub use flotilla_sync::{ClusterLimits, DEFAULT_CLUSTER_LIMITS};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::TScalarStyle;
 
@@ -183,7 +202,8 @@ pub struct RepositoryConfig {
     pub password: Option<SecretString>,
 }
 
-/// `clusters`: the kubeconfig whose contexts are deployment destinations.
+/// `clusters`: the kubeconfig whose contexts are deployment destinations,
+/// and how fast requests may be sent to each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClustersConfig {
     /// The kubeconfig file (`~` expanded, resolved against the configuration
@@ -192,6 +212,24 @@ pub struct ClustersConfig {
     pub kubeconfig: Option<PathBuf>,
     /// The contexts to use; empty means every context of the kubeconfig.
     pub contexts: Vec<String>,
+    /// `qps` and `burst`: the client-side rate limits of every context
+    /// without an entry in `limits` ([`DEFAULT_CLUSTER_LIMITS`] unless
+    /// given).
+    pub default_limits: ClusterLimits,
+    /// `limits`: rate limits per context name, each field not given there
+    /// taken from `qps` and `burst`. When `contexts` is given, every name is
+    /// one of them.
+    pub limits: BTreeMap<String, ClusterLimits>,
+}
+
+impl ClustersConfig {
+    /// The rate limits of a context: its `limits` entry, else the default.
+    pub fn limits_for(&self, context: &str) -> ClusterLimits {
+        self.limits
+            .get(context)
+            .copied()
+            .unwrap_or(self.default_limits)
+    }
 }
 
 /// One entry of `applications`: where Application and ApplicationSet
@@ -436,6 +474,27 @@ impl fmt::Display for ControllerConfig {
             writeln!(f, "  contexts: (all)")?;
         } else {
             writeln!(f, "  contexts: [{}]", self.clusters.contexts.join(", "))?;
+        }
+        let qps = |limits: &ClusterLimits| {
+            if limits.is_unlimited() {
+                "unlimited".to_string()
+            } else {
+                limits.qps.to_string()
+            }
+        };
+        let default = &self.clusters.default_limits;
+        writeln!(f, "  qps: {}", qps(default))?;
+        writeln!(f, "  burst: {}", default.burst)?;
+        if !self.clusters.limits.is_empty() {
+            writeln!(f, "  limits:")?;
+            for (context, limits) in &self.clusters.limits {
+                writeln!(
+                    f,
+                    "    {context}: {{qps: {}, burst: {}}}",
+                    qps(limits),
+                    limits.burst
+                )?;
+            }
         }
         writeln!(f, "applications:")?;
         for source in &self.applications {
@@ -1336,7 +1395,7 @@ impl Checker<'_> {
         let fields = self.fields(
             node,
             "clusters",
-            &["kubeconfig", "contexts"],
+            &["kubeconfig", "contexts", "qps", "burst", "limits"],
             "a mapping",
             false,
         )?;
@@ -1347,10 +1406,136 @@ impl Checker<'_> {
             .get("contexts")
             .and_then(|n| self.string_list(n, "clusters.contexts"))
             .unwrap_or_default();
+        let default_limits = self.rate_limits(&fields, "clusters", DEFAULT_CLUSTER_LIMITS);
+        let limits = fields
+            .get("limits")
+            .map(|n| self.context_limits(n, &contexts, default_limits))
+            .unwrap_or_default();
         Some(ClustersConfig {
             kubeconfig,
             contexts,
+            default_limits,
+            limits,
         })
+    }
+
+    /// `qps` and `burst` of the mapping at `path`, each taken from
+    /// `inherited` when not given (or invalid: the problem is reported).
+    fn rate_limits(
+        &mut self,
+        fields: &Fields<'_>,
+        path: &str,
+        inherited: ClusterLimits,
+    ) -> ClusterLimits {
+        let qps = fields
+            .get("qps")
+            .and_then(|n| self.qps(n, &join(path, "qps")))
+            .unwrap_or(inherited.qps);
+        let burst = fields
+            .get("burst")
+            .and_then(|n| {
+                let field = join(path, "burst");
+                let burst = self.count(n, &field)?;
+                match u32::try_from(burst) {
+                    Ok(burst) => Some(burst),
+                    Err(_) => {
+                        let message = format!("{burst} is too large (at most {})", u32::MAX);
+                        self.problem(Self::at(n), &field, message);
+                        None
+                    }
+                }
+            })
+            .unwrap_or(inherited.burst);
+        ClusterLimits::new(qps, burst)
+    }
+
+    /// Requests per second: a finite number above 0, or `unlimited`
+    /// ([`ClusterLimits::UNLIMITED`]'s `qps`).
+    fn qps(&mut self, node: &Node, path: &str) -> Option<f64> {
+        const SHAPE: &str = "a number of requests per second (e.g. 50, 0.5) or `unlimited`";
+        let text = match &node.value {
+            Value::Scalar { text, .. } if text.trim() == "unlimited" => {
+                return Some(ClusterLimits::UNLIMITED.qps)
+            }
+            Value::Scalar { text, plain: true } if !node.is_null() => text.trim(),
+            _ => {
+                let message = format!("expected {SHAPE}, found {}", node.kind());
+                self.problem(Self::at(node), path, message);
+                return None;
+            }
+        };
+        match text.parse::<f64>() {
+            Ok(qps) if qps.is_finite() && qps > 0.0 => Some(qps),
+            Ok(qps) if qps.is_finite() => {
+                let message =
+                    format!("must be greater than 0 (got {text}); write `unlimited` for no limit");
+                self.problem(Self::at(node), path, message);
+                None
+            }
+            _ => {
+                let message = format!("{text:?} is not {SHAPE}");
+                self.problem(Self::at(node), path, message);
+                None
+            }
+        }
+    }
+
+    /// `clusters.limits`: context name to `{qps, burst}`, fields not given
+    /// taken from `inherited`. With `contexts` given, every name must be
+    /// one of them.
+    fn context_limits(
+        &mut self,
+        node: &Node,
+        contexts: &[String],
+        inherited: ClusterLimits,
+    ) -> BTreeMap<String, ClusterLimits> {
+        const PATH: &str = "clusters.limits";
+        let mut out = BTreeMap::new();
+        let Value::Map(entries) = &node.value else {
+            let message = format!(
+                "expected a mapping of context names to {{qps: ..., burst: ...}}, found {}",
+                node.kind()
+            );
+            self.problem(Self::at(node), PATH, message);
+            return out;
+        };
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for (key_node, value) in entries {
+            let context = match &key_node.value {
+                Value::Scalar { text, .. } if !key_node.is_null() => text.as_str(),
+                _ => {
+                    let message =
+                        format!("context names must be strings, found {}", key_node.kind());
+                    self.problem(Self::at(key_node), PATH, message);
+                    continue;
+                }
+            };
+            let field = limits_field(context);
+            if let Some((_, line)) = seen.iter().find(|(k, _)| *k == context) {
+                let message = format!("given twice (first on line {line})");
+                self.problem(Self::at(key_node), &field, message);
+                continue;
+            }
+            seen.push((context, key_node.line));
+            let mut known = true;
+            if !contexts.is_empty() && !contexts.iter().any(|c| c == context) {
+                let message = format!(
+                    "unknown context {context:?}: not in clusters.contexts ({})",
+                    contexts.join(", ")
+                );
+                self.problem(Self::at(key_node), &field, message);
+                known = false;
+            }
+            let what = "a mapping ({qps: ..., burst: ...})";
+            let Some(fields) = self.fields(value, &field, &["qps", "burst"], what, false) else {
+                continue;
+            };
+            let limits = self.rate_limits(&fields, &field, inherited);
+            if known {
+                out.insert(context.to_string(), limits);
+            }
+        }
+        out
     }
 
     fn applications(&mut self, node: &Node) -> Vec<AppSourceConfig> {
@@ -1542,6 +1727,21 @@ impl Checker<'_> {
     }
 }
 
+/// The field path of a `clusters.limits` entry: `clusters.limits.NAME`, or
+/// `clusters.limits["NAME"]` when the name holds more than letters, digits,
+/// `-` and `_`.
+fn limits_field(context: &str) -> String {
+    let plain = !context.is_empty()
+        && context
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if plain {
+        format!("clusters.limits.{context}")
+    } else {
+        format!("clusters.limits[{context:?}]")
+    }
+}
+
 /// Reads a secret file (at most [`MAX_CONFIG_BYTES`]), one trailing newline
 /// removed.
 fn read_secret_file(path: &Path) -> io::Result<String> {
@@ -1676,6 +1876,10 @@ repositories:
 clusters:
   kubeconfig: ~/.kube/config
   contexts: [lab-eu, lab-us]
+  qps: 40
+  burst: 80
+  limits:
+    lab-us: {qps: 20, burst: 40}
 applications:
   - repo: https://github.com/acme/deploy.git
     revision: main
@@ -1730,7 +1934,13 @@ concurrency:
             ClustersConfig {
                 kubeconfig: Some(PathBuf::from("/home/flo/.kube/config")),
                 contexts: vec!["lab-eu".to_string(), "lab-us".to_string()],
+                default_limits: ClusterLimits::new(40.0, 80),
+                limits: BTreeMap::from([("lab-us".to_string(), ClusterLimits::new(20.0, 40))]),
             }
+        );
+        assert_eq!(
+            config.clusters.limits_for("lab-eu"),
+            ClusterLimits::new(40.0, 80)
         );
         assert_eq!(
             config.applications,
@@ -1802,6 +2012,9 @@ concurrency:
             assert!(shown.contains("<redacted>"));
         }
         assert!(config.to_string().contains("pollInterval: 3m"));
+        assert!(config
+            .to_string()
+            .contains("  qps: 40\n  burst: 80\n  limits:\n    lab-us: {qps: 20, burst: 40}\n"));
     }
 
     #[test]
@@ -1840,6 +2053,103 @@ concurrency:
     }
 
     #[test]
+    fn cluster_rate_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flotilla.yaml");
+        // Per-context entries take what they leave out from qps/burst.
+        let config = parse_ok(
+            "\
+applications: [{directory: .}]
+clusters:
+  qps: 0.5
+  burst: 3
+  limits:
+    lab-eu: {qps: unlimited}
+    lab-us: {burst: 7}
+    'arn:aws:eks:us-west-2:1:cluster/x': {qps: 200, burst: 400}
+",
+            &file,
+            &[],
+        );
+        let clusters = &config.clusters;
+        assert_eq!(clusters.default_limits, ClusterLimits::new(0.5, 3));
+        assert!(clusters.limits_for("lab-eu").is_unlimited());
+        assert_eq!(clusters.limits_for("lab-us"), ClusterLimits::new(0.5, 7));
+        assert_eq!(
+            clusters.limits_for("arn:aws:eks:us-west-2:1:cluster/x"),
+            ClusterLimits::new(200.0, 400)
+        );
+        assert_eq!(clusters.limits_for("other"), ClusterLimits::new(0.5, 3));
+        assert!(config
+            .to_string()
+            .contains("  qps: 0.5\n  burst: 3\n  limits:\n"));
+        assert!(config
+            .to_string()
+            .contains("lab-eu: {qps: unlimited, burst: 3}"));
+        let config = parse_ok(
+            "applications: [{directory: .}]\nclusters: {qps: unlimited}\n",
+            &file,
+            &[],
+        );
+        assert_eq!(config.clusters.default_limits, ClusterLimits::UNLIMITED);
+        assert!(config.to_string().contains("  qps: unlimited\n"));
+
+        let text = "\
+applications: [{directory: .}]
+clusters:
+  contexts: [lab-eu, lab-us]
+  qps: 0
+  burst: 0
+  limits:
+    lab-eu: {qps: -5, burst: 5000000000}
+    lab-ap: {qps: 10}
+    lab-us: {qps: fast, brust: 3}
+    lab-eu: {qps: 1}
+    'a.b': 20
+    [x]: {}
+";
+        let found = problems(text, dir.path(), &[]);
+        let shown: Vec<String> = found
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.field, p.message))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                "4:8 clusters.qps: must be greater than 0 (got 0); write `unlimited` for no limit",
+                "5:10 clusters.burst: must be at least 1 (got 0)",
+                "7:19 clusters.limits.lab-eu.qps: must be greater than 0 (got -5); write `unlimited` for no limit",
+                "7:30 clusters.limits.lab-eu.burst: 5000000000 is too large (at most 4294967295)",
+                "8:5 clusters.limits.lab-ap: unknown context \"lab-ap\": not in clusters.contexts (lab-eu, lab-us)",
+                "9:19 clusters.limits.lab-us.qps: \"fast\" is not a number of requests per second (e.g. 50, 0.5) or `unlimited`",
+                "9:25 clusters.limits.lab-us.brust: unknown key; did you mean `burst`?",
+                "10:5 clusters.limits.lab-eu: given twice (first on line 7)",
+                "11:5 clusters.limits[\"a.b\"]: unknown context \"a.b\": not in clusters.contexts (lab-eu, lab-us)",
+                "11:12 clusters.limits[\"a.b\"]: expected a mapping ({qps: ..., burst: ...}), found a number",
+                "12:5 clusters.limits: context names must be strings, found a list",
+            ],
+        );
+        let one = |text: &str| {
+            let found = problems(text, dir.path(), &[]);
+            assert_eq!(found.len(), 1, "{found:#?}");
+            let p = &found[0];
+            format!("{}:{} {}: {}", p.line, p.column, p.field, p.message)
+        };
+        assert_eq!(
+            one("applications: [{directory: .}]\nclusters: {qps: '50'}\n"),
+            "2:17 clusters.qps: expected a number of requests per second (e.g. 50, 0.5) or `unlimited`, found a string"
+        );
+        assert_eq!(
+            one("applications: [{directory: .}]\nclusters: {qps: inf}\n"),
+            "2:17 clusters.qps: \"inf\" is not a number of requests per second (e.g. 50, 0.5) or `unlimited`"
+        );
+        assert_eq!(
+            one("applications: [{directory: .}]\nclusters: {limits: [a]}\n"),
+            "2:20 clusters.limits: expected a mapping of context names to {qps: ..., burst: ...}, found a list"
+        );
+    }
+
+    #[test]
     fn defaults_from_a_minimal_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("flotilla.yaml");
@@ -1849,6 +2159,12 @@ concurrency:
         assert_eq!(config.self_heal_delay, Duration::from_secs(1));
         assert!(config.repositories.is_empty());
         assert_eq!(config.clusters, ClustersConfig::default());
+        assert_eq!(config.clusters.default_limits, DEFAULT_CLUSTER_LIMITS);
+        assert_eq!(
+            config.clusters.limits_for("any"),
+            ClusterLimits::new(50.0, 100)
+        );
+        assert!(config.to_string().contains("  qps: 50\n  burst: 100\n"));
         assert_eq!(
             config.applications,
             vec![AppSourceConfig::Directory {

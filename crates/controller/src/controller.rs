@@ -26,9 +26,10 @@ use std::time::{Duration, Instant, SystemTime};
 use flotilla_appset::{GenerateOptions, LocatedApplicationSet};
 use flotilla_core::{Application, Cluster, Manifest};
 use flotilla_git::{CacheOptions, Credentials, GitCache};
+pub use flotilla_sync::tree::{ResourceTree, Root as TreeRoot};
 use flotilla_sync::{
-    AppStatus, CancellationToken, ClusterRegistry, ResourceOperation, ResourceSyncStatus,
-    ResourceType, SourceError, SyncEngine, SyncResult, SyncSettings, TrackedEvent,
+    AppStatus, CacheEvent, CancellationToken, ClusterRegistry, ResourceOperation,
+    ResourceSyncStatus, SourceError, SyncEngine, SyncResult, SyncSettings,
 };
 use futures::StreamExt;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -183,7 +184,6 @@ struct Inner {
     refresh_wake: Notify,
     shutdown: CancellationToken,
     sync_slots: Semaphore,
-    watches: Mutex<HashSet<(String, String, String)>>,
     /// Bumped after every finished reconcile (for waiters).
     progress: tokio::sync::watch::Sender<u64>,
 }
@@ -305,10 +305,31 @@ impl Controller {
             k
         };
         let clusters = crate::appsets::clusters_from_kubeconfig(&kubeconfig);
-        let mut registry = ClusterRegistry::new();
+        for context in config.clusters.limits.keys() {
+            if !kubeconfig.contexts.iter().any(|c| &c.name == context) {
+                return Err(setup(
+                    "clusters.limits",
+                    &format!("the kubeconfig has no context {context:?}"),
+                ));
+            }
+        }
+        let mut registry =
+            ClusterRegistry::new().with_default_limits(config.clusters.default_limits);
         registry.add_kubeconfig(kubeconfig);
+        for (context, limits) in &config.clusters.limits {
+            registry
+                .set_limits(context, *limits)
+                .map_err(|e| setup("clusters.limits", &e))?;
+        }
         let registry = Arc::new(registry);
-        let engine = SyncEngine::new(registry.clone());
+        // Compares read a watch-fed cache per cluster instead of listing.
+        let engine = SyncEngine::with_settings(
+            registry.clone(),
+            flotilla_sync::EngineSettings {
+                cache: true,
+                ..Default::default()
+            },
+        );
         let resolver = resolver.with_clusters(registry);
 
         let interrupted = store.recover_interrupted()?;
@@ -333,7 +354,6 @@ impl Controller {
             refresh_wake: Notify::new(),
             shutdown: CancellationToken::new(),
             sync_slots: Semaphore::new(syncs),
-            watches: Mutex::new(HashSet::new()),
             progress: tokio::sync::watch::channel(0).0,
             config,
         };
@@ -420,7 +440,10 @@ impl Controller {
         }
         let c = self.clone();
         tasks.push(tokio::spawn(async move { c.refresh_loop().await }));
+        let c = self.clone();
+        tasks.push(tokio::spawn(async move { c.cache_events().await }));
         self.inner.shutdown.cancelled().await;
+        self.inner.engine.stop_caches();
         for t in tasks {
             let _ = t.await;
         }
@@ -971,7 +994,6 @@ impl Controller {
                 return false;
             }
         };
-        self.ensure_watches(&app, &status).await;
 
         // Decide on an automated sync.
         let automated = app.spec.automated().cloned();
@@ -1224,78 +1246,102 @@ impl Controller {
                 .collect()
         };
         self.inner.metrics.set_app_info(&info);
+        for stats in self.cache_stats() {
+            self.inner.metrics.set_cache(&stats);
+        }
         self.inner.metrics.encode()
     }
 
-    // ----- watches ----------------------------------------------------------
+    // ----- cluster caches ---------------------------------------------------
 
-    /// Makes sure the kinds `status` lists are watched on the Application's
-    /// cluster.
-    async fn ensure_watches(&self, app: &Application, status: &AppStatus) {
-        let Ok(conn) = self.inner.engine.cluster_for(app).await else {
-            return;
-        };
-        let kinds: BTreeSet<(String, String)> = status
-            .resources
-            .iter()
-            .map(|r| (r.group.clone(), r.kind.clone()))
-            .collect();
-        for (group, kind) in kinds {
-            let key = (conn.name().to_string(), group.clone(), kind.clone());
-            if lock(&self.inner.watches).contains(&key) {
-                continue;
-            }
-            let Ok(index) = conn.discovery().await else {
-                continue;
-            };
-            let Some(rt) = index.any_version(&group, &kind).cloned() else {
-                continue;
-            };
-            if !lock(&self.inner.watches).insert(key) {
-                continue;
-            }
-            let c = self.clone();
-            let conn = conn.clone();
-            tokio::spawn(async move { c.watch(conn, rt).await });
-        }
-    }
-
-    async fn watch(&self, conn: Arc<flotilla_sync::ClusterConn>, rtype: ResourceType) {
-        let cluster = conn.name().to_string();
-        tracing::debug!(%cluster, kind = %rtype.api_resource.kind, "watching");
-        let stream = conn.watch_tracked(&rtype);
-        futures::pin_mut!(stream);
+    /// Follows the cluster caches: an Application whose objects changed on
+    /// its cluster is looked at again (self-heal, health) after
+    /// `selfHealDelay`; when a cache is complete again (start, outage, an
+    /// expired watch), every Application on that cluster is.
+    async fn cache_events(&self) {
+        let mut rx = self.inner.engine.cache_events();
         let delay = self.inner.config.self_heal_delay;
-        let mut listed_once = false;
         loop {
             let event = tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
-                e = stream.next() => match e { Some(e) => e, None => return },
+                e = rx.recv() => e,
             };
-            match event {
-                TrackedEvent::Changed { app } => {
-                    if lock(&self.inner.state).apps.contains_key(&app) {
-                        self.enqueue_later(&app, delay);
-                    }
-                }
-                // A watch that had to list again may have missed changes:
-                // look at every Application on this cluster.
-                TrackedEvent::Listed => {
-                    if listed_once {
-                        let names: Vec<String> = lock(&self.inner.state)
-                            .apps
-                            .iter()
-                            .filter(|(_, e)| e.view.cluster == cluster)
-                            .map(|(n, _)| n.clone())
-                            .collect();
-                        for n in names {
-                            self.enqueue_later(&n, delay);
+            let clusters: Vec<String> = match event {
+                Ok(CacheEvent::Changed { apps, .. }) => {
+                    for app in apps {
+                        if lock(&self.inner.state).apps.contains_key(&app) {
+                            self.enqueue_later(&app, delay);
                         }
                     }
-                    listed_once = true;
+                    continue;
                 }
+                Ok(CacheEvent::Synced { cluster }) => vec![cluster],
+                // Events were dropped: anything may have changed.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(
+                        dropped = n,
+                        "cluster cache events dropped; looking at every application"
+                    );
+                    self.inner
+                        .engine
+                        .caches()
+                        .iter()
+                        .map(|c| c.cluster().to_string())
+                        .collect()
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let names: Vec<String> = lock(&self.inner.state)
+                .apps
+                .iter()
+                .filter(|(_, e)| clusters.contains(&e.view.cluster))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in names {
+                self.enqueue_later(&n, delay);
             }
         }
+    }
+
+    /// The resource tree of an Application: the resources of its last
+    /// comparison and what each owns on the cluster, from the cache.
+    pub async fn tree(&self, name: &str) -> Result<ResourceTree, ControllerError> {
+        let (app, roots) = {
+            let state = lock(&self.inner.state);
+            let e = state
+                .apps
+                .get(name)
+                .ok_or_else(|| ControllerError::NotFound(name.to_string()))?;
+            let roots: Vec<TreeRoot> = e
+                .view
+                .resources
+                .iter()
+                .map(|r| TreeRoot {
+                    group: r.group.clone(),
+                    version: String::new(),
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                    sync: r.status.clone(),
+                })
+                .collect();
+            (e.app.clone(), roots)
+        };
+        self.inner
+            .engine
+            .tree(&app, &roots)
+            .await
+            .map_err(|e| ControllerError::Failed(e.to_string()))
+    }
+
+    /// What each cluster cache holds.
+    pub fn cache_stats(&self) -> Vec<flotilla_sync::CacheStats> {
+        self.inner
+            .engine
+            .caches()
+            .iter()
+            .map(|c| c.stats())
+            .collect()
     }
 
     // ----- what the API shows and does -----------------------------------

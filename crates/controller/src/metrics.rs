@@ -10,6 +10,10 @@
 //! | `flotilla_git_request_duration_seconds` | histogram | `repo` |
 //! | `flotilla_webhook_requests_total` | counter | `provider`, `outcome` |
 //! | `flotilla_app_info` | gauge (1) | `name`, `sync_status`, `health_status` |
+//! | `flotilla_cluster_cache_objects` | gauge | `cluster` |
+//! | `flotilla_cluster_cache_bytes` | gauge | `cluster` |
+//! | `flotilla_cluster_cache_watches` | gauge | `cluster` |
+//! | `flotilla_cluster_cache_synced` | gauge (0/1) | `cluster` |
 //!
 //! Per-Application series are limited to `flotilla_app_info` (as Argo CD's
 //! `argocd_app_info`), which is replaced wholesale, so deleted Applications
@@ -56,6 +60,11 @@ struct WebhookLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppInfoLabels {
     name: String,
     sync_status: String,
@@ -76,6 +85,10 @@ struct Inner {
     git_duration: Family<RepoLabels, Histogram, fn() -> Histogram>,
     webhook_total: Family<WebhookLabels, Counter>,
     app_info: Family<AppInfoLabels, Gauge>,
+    cache_objects: Family<ClusterLabels, Gauge>,
+    cache_bytes: Family<ClusterLabels, Gauge>,
+    cache_watches: Family<ClusterLabels, Gauge>,
+    cache_synced: Family<ClusterLabels, Gauge>,
     /// Held while `app_info` is replaced and while encoding, so a scrape
     /// never sees it half replaced.
     app_info_lock: Mutex<()>,
@@ -148,8 +161,37 @@ impl Metrics {
             "Information about an Application (value 1): sync and health status",
             app_info.clone(),
         );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Family::<ClusterLabels, Gauge>::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let cache_objects = gauge(
+            &mut registry,
+            "flotilla_cluster_cache_objects",
+            "Objects held in the cluster cache, by cluster",
+        );
+        let cache_bytes = gauge(
+            &mut registry,
+            "flotilla_cluster_cache_bytes",
+            "Bytes held for the cluster cache's objects, by cluster",
+        );
+        let cache_watches = gauge(
+            &mut registry,
+            "flotilla_cluster_cache_watches",
+            "Watches the cluster cache runs, by cluster",
+        );
+        let cache_synced = gauge(
+            &mut registry,
+            "flotilla_cluster_cache_synced",
+            "1 when every cluster-wide watch of the cache has listed, by cluster",
+        );
         Metrics {
             inner: Arc::new(Inner {
+                cache_objects,
+                cache_bytes,
+                cache_watches,
+                cache_synced,
                 registry,
                 reconcile_total,
                 reconcile_duration,
@@ -239,6 +281,20 @@ impl Metrics {
                 })
                 .set(1);
         }
+    }
+
+    /// Sets the cluster cache gauges of one cluster.
+    pub fn set_cache(&self, stats: &flotilla_sync::CacheStats) {
+        let l = ClusterLabels {
+            cluster: stats.cluster.clone(),
+        };
+        let i = &self.inner;
+        i.cache_objects.get_or_create(&l).set(stats.objects as i64);
+        i.cache_bytes.get_or_create(&l).set(stats.bytes as i64);
+        i.cache_watches.get_or_create(&l).set(stats.watches as i64);
+        i.cache_synced
+            .get_or_create(&l)
+            .set(i64::from(stats.synced));
     }
 
     /// Every metric in the OpenMetrics text format (ends with `# EOF`).

@@ -100,6 +100,14 @@ pub enum LabError {
         "invalid region name `{0}`: use lowercase letters, digits and `-`, starting with a letter"
     )]
     InvalidRegion(String),
+    /// A latency, jitter or latency plan that cannot be used.
+    #[error("latency `{spec}`: {message}")]
+    InvalidLatency {
+        /// What was given (`80ms`, `us-east-2=120ms`).
+        spec: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Talking to a lab cluster failed.
     #[error("region {region}: {message}")]
     Kube {

@@ -109,6 +109,18 @@ pub struct UpOptions {
     /// binary's `lab serve-charts`); `None` leaves serving it to the caller,
     /// as [`crate::TestLab`] does in its own process.
     pub chart_server: Option<crate::charts::ServeCommand>,
+    /// WAN latency: a TCP proxy with this delay in front of each region's
+    /// API server that the plan gives a latency (see [`crate::latency`]),
+    /// and the lab kubeconfig pointing at it. `None` keeps the latency each
+    /// region has (restarting its proxy if it died or its API server
+    /// moved); a plan that gives a region no latency removes its proxy.
+    pub latency: Option<crate::latency::LatencyPlan>,
+    /// How to run a latency proxy as a lab process (the `flotilla` binary's
+    /// `lab proxy`); `None` leaves serving them to the caller, as
+    /// [`crate::TestLab`] does in its own process. A proxy the caller served
+    /// is kept while it still fits (same API server address and latency),
+    /// else dropped (the region is then reached directly).
+    pub proxy_server: Option<crate::charts::ServeCommand>,
 }
 
 impl Default for UpOptions {
@@ -122,6 +134,8 @@ impl Default for UpOptions {
             charts_auth: None,
             registry: false,
             chart_server: None,
+            latency: None,
+            proxy_server: None,
         }
     }
 }
@@ -131,15 +145,25 @@ impl Default for UpOptions {
 pub struct RegionState {
     /// Region name.
     pub name: String,
-    /// API server URL.
+    /// The URL clients use, as the lab kubeconfig has it: its latency
+    /// proxy's when it has one, else the API server's.
     pub server: String,
     /// Its processes, in start order.
     pub processes: Vec<ProcessRecord>,
+    /// Its WAN-latency proxy, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::latency::ProxyState>,
 }
 
 impl RegionState {
     fn process(&self, component: &str) -> Option<&ProcessRecord> {
         self.processes.iter().find(|p| p.component == component)
+    }
+
+    /// The API server's own URL (`https://127.0.0.1:PORT`), which the lab's
+    /// components use; clients use [`Self::server`].
+    pub fn apiserver(&self) -> Option<&str> {
+        self.process("kube-apiserver").map(|p| p.address.as_str())
     }
 }
 
@@ -176,6 +200,10 @@ pub struct ComponentStatus {
     pub rss_bytes: Option<u64>,
     /// Its log file.
     pub log: PathBuf,
+    /// More about it, when there is more to say (a latency proxy's latency
+    /// and upstream: `80ms ±10ms to 127.0.0.1:PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// A lab rooted at `$FLOTILLA_HOME/lab`.
@@ -360,8 +388,16 @@ impl Lab {
         for r in &opts.regions {
             validate_region(r)?;
         }
+        if let Some(plan) = &opts.latency {
+            plan.validate(&opts.regions)?;
+        }
         let _lock = self.lock()?;
         let mut state = self.state()?.unwrap_or_default();
+        let previous_proxies: BTreeMap<String, crate::latency::ProxyState> = state
+            .regions
+            .iter()
+            .filter_map(|(name, r)| r.proxy.clone().map(|p| (name.clone(), p)))
+            .collect();
         assets.link_into(&self.bin_dir())?;
         let ca = Ca::load_or_create(&self.dir.join("pki"))?;
         drop(ca);
@@ -378,9 +414,11 @@ impl Lab {
             }));
         }
         let mut first_err = None;
+        let mut started = Vec::new();
         for t in tasks {
             match t.await {
                 Ok(Ok(region)) => {
+                    started.push(region.name.clone());
                     state.regions.insert(region.name.clone(), region);
                 }
                 Ok(Err(e)) => {
@@ -393,6 +431,13 @@ impl Lab {
                     });
                 }
             }
+        }
+        // A region that failed keeps its old record (and proxy).
+        let proxies =
+            crate::lab_latency::proxies_up(self, &mut state, &started, previous_proxies, opts)
+                .await;
+        if let Err(e) = proxies {
+            first_err.get_or_insert(e);
         }
         // Record what runs even when a region failed, so `down` stops it.
         self.save(&state)?;
@@ -419,7 +464,7 @@ impl Lab {
         Ok(state)
     }
 
-    fn region_dir(&self, region: &str) -> PathBuf {
+    pub(crate) fn region_dir(&self, region: &str) -> PathBuf {
         self.dir.join("regions").join(region)
     }
 
@@ -769,10 +814,11 @@ impl Lab {
             name: region.to_string(),
             server,
             processes,
+            proxy: None,
         })
     }
 
-    fn write_kubeconfig(&self, state: &LabState) -> Result<()> {
+    pub(crate) fn write_kubeconfig(&self, state: &LabState) -> Result<()> {
         let ca_path = self.ca_path();
         let ca_pem = fs::read_to_string(&ca_path).map_err(io("reading", &ca_path))?;
         let mut owned = Vec::new();
@@ -822,31 +868,43 @@ impl Lab {
         let http_ca = http_client(Some(&ca))?;
         let http_any = http_client(None)?;
         let mut out = Vec::new();
-        let mut all: Vec<(String, ProcessRecord)> = Vec::new();
+        let mut all: Vec<(String, ProcessRecord, Option<String>)> = Vec::new();
         for (name, region) in &state.regions {
             for p in &region.processes {
-                all.push((name.clone(), p.clone()));
+                all.push((name.clone(), p.clone(), None));
+            }
+            if let Some(proxy) = &region.proxy {
+                if let Some(p) = &proxy.process {
+                    let detail = format!("{} to {}", proxy.latency, proxy.upstream);
+                    all.push((name.clone(), p.clone(), Some(detail)));
+                }
             }
         }
         if let Some(b) = &state.openbao {
-            all.push(("lab".into(), b.clone()));
+            all.push(("lab".into(), b.clone(), None));
         }
         if let Some(r) = &state.registry {
-            all.push(("lab".into(), r.clone()));
+            all.push(("lab".into(), r.clone(), None));
         }
         if let Some(p) = state.charts.as_ref().and_then(|c| c.process.clone()) {
-            all.push(("lab".into(), p));
+            all.push(("lab".into(), p, None));
         }
-        for (scope, p) in all {
+        for (scope, p, detail) in all {
             let alive = p.is_alive();
             let client = if p.component == "kube-apiserver" || p.component == "openbao" {
                 &http_ca
             } else {
                 &http_any
             };
+            let serving = if p.component == crate::lab_latency::PROXY_COMPONENT {
+                // A TCP proxy: it serves when it accepts connections.
+                crate::lab_latency::accepts(&p.address).await
+            } else {
+                healthy(client, &health_url(&p)).await
+            };
             let state = if !alive {
                 "stopped"
-            } else if healthy(client, &health_url(&p)).await {
+            } else if serving {
                 "running"
             } else {
                 "unhealthy"
@@ -863,6 +921,7 @@ impl Lab {
                     None
                 },
                 log: p.log.clone(),
+                detail,
             });
         }
         Ok(out)
@@ -939,6 +998,10 @@ impl Lab {
             let mut handles = Vec::new();
             for region in state.regions.into_values() {
                 handles.push(std::thread::spawn(move || {
+                    // Clients' way in first.
+                    if let Some(p) = region.proxy.as_ref().and_then(|p| p.process.as_ref()) {
+                        process::stop(p, Duration::from_secs(10));
+                    }
                     for p in region.processes.iter().rev() {
                         process::stop(p, Duration::from_secs(10));
                     }

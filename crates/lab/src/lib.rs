@@ -23,7 +23,9 @@ pub mod git_http;
 mod helmignore;
 pub mod kubeconfig;
 mod lab;
+mod lab_latency;
 mod lab_services;
+pub mod latency;
 pub mod openbao;
 pub mod pki;
 pub mod process;
@@ -38,5 +40,7 @@ pub use lab::{
     ensure_crypto_provider, flotilla_home, validate_region, ComponentStatus, Lab, LabState,
     RegionState, UpOptions, REGION_COMPONENTS,
 };
+pub use lab_latency::PROXY_COMPONENT;
 pub use lab_services::{ChartsState, ServeCommand};
+pub use latency::{Latency, LatencyPlan, ProxyState};
 pub use testlab::{TestLab, TestLabBuilder};

@@ -14,15 +14,31 @@
 //!     .start()
 //!     .await?;
 //! let index = format!("{}/index.yaml", lab.charts_url().unwrap());
+//!
+//! // With WAN latency: 80ms round trip (±10ms) to every region, 150ms to
+//! // `b`, through proxies served on a thread of the test's process; the lab
+//! // kubeconfig (and so `client`) goes through them.
+//! use std::time::Duration;
+//! let lab = flotilla_lab::TestLab::builder(&["a", "b"])
+//!     .latency(Duration::from_millis(80))
+//!     .jitter(Duration::from_millis(10))
+//!     .region_latency("b", Duration::from_millis(150))
+//!     .start()
+//!     .await?;
+//! let proxy = lab.latency_proxy("a").unwrap();
+//! assert_eq!(lab.state().regions["a"].server, proxy.address);
 //! # Ok(()) }
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::assets::{self, AssetOptions, QuietProgress};
 use crate::charts::{ChartServer, ChartServerOptions};
 use crate::error::{LabError, Result};
 use crate::lab::{Lab, LabState, UpOptions};
+use crate::latency::{LatencyPlan, LatencyProxy, ProxyOptions, ProxyState};
 use crate::openbao::OpenBaoInfo;
 
 /// A running lab owned by a test.
@@ -30,6 +46,7 @@ pub struct TestLab {
     lab: Lab,
     state: LabState,
     charts: Option<ChartServer>,
+    proxies: Option<ProxyThread>,
     _home: tempfile::TempDir,
 }
 
@@ -72,6 +89,39 @@ impl TestLabBuilder {
         self
     }
 
+    /// WAN latency to every region (a round trip, like ping's: each
+    /// direction is delayed by half), through a proxy in front of each API
+    /// server that the lab kubeconfig points at (see [`crate::latency`]).
+    pub fn latency(mut self, round_trip: Duration) -> Self {
+        self.plan().latency.default = Some(round_trip);
+        self
+    }
+
+    /// WAN latency to one region, instead of [`Self::latency`]'s.
+    pub fn region_latency(mut self, region: &str, round_trip: Duration) -> Self {
+        self.plan()
+            .latency
+            .regions
+            .insert(region.to_string(), round_trip);
+        self
+    }
+
+    /// Jitter of every region's latency (round trip; at most the latency).
+    pub fn jitter(mut self, round_trip: Duration) -> Self {
+        self.plan().jitter.default = Some(round_trip);
+        self
+    }
+
+    /// Latency and jitter by region, at once.
+    pub fn latency_plan(mut self, plan: LatencyPlan) -> Self {
+        self.opts.latency = Some(plan);
+        self
+    }
+
+    fn plan(&mut self) -> &mut LatencyPlan {
+        self.opts.latency.get_or_insert_with(LatencyPlan::default)
+    }
+
     /// Starts it.
     pub async fn start(self) -> Result<TestLab> {
         TestLab::start_with(self.opts).await
@@ -103,9 +153,14 @@ impl TestLab {
 
     /// Starts a lab with explicit options. The chart repository, when
     /// `opts.charts` is given, is served in this process (whatever
-    /// `opts.chart_server` says) and stops with the `TestLab`.
+    /// `opts.chart_server` says) and stops with the `TestLab`; so are the
+    /// latency proxies of `opts.latency` (whatever `opts.proxy_server`
+    /// says), on a thread of their own, so that they keep forwarding while
+    /// the test blocks its runtime (running `kubectl` with
+    /// `std::process::Command`, say).
     pub async fn start_with(mut opts: UpOptions) -> Result<Self> {
         opts.chart_server = None;
+        opts.proxy_server = None;
         let mut components = vec!["kubernetes", "etcd", "kwok"];
         if opts.vault {
             components.push("openbao");
@@ -138,13 +193,63 @@ impl TestLab {
                 lab.record_charts(charts.clone())?;
                 server = Some(s);
             }
-            Ok::<_, LabError>((state, server))
+            let mut proxies = None;
+            if let Some(plan) = &opts.latency {
+                let mut wanted = Vec::new();
+                for (name, region) in &state.regions {
+                    let Some(latency) = plan.for_region(name) else {
+                        continue;
+                    };
+                    let upstream = region
+                        .apiserver()
+                        .and_then(crate::lab_latency::socket_of)
+                        .ok_or_else(|| LabError::Kube {
+                            region: name.clone(),
+                            message: "no API server address to put a latency proxy in front of"
+                                .into(),
+                        })?;
+                    wanted.push((
+                        name.clone(),
+                        ProxyOptions {
+                            port: 0,
+                            upstream,
+                            latency,
+                        },
+                    ));
+                }
+                if !wanted.is_empty() {
+                    let options = wanted.iter().map(|(_, o)| o.clone()).collect();
+                    let (thread, addrs) = ProxyThread::start(options).await?;
+                    // Dropped (stopped) with this future if a wait fails.
+                    proxies = Some(thread);
+                    for ((name, o), addr) in wanted.into_iter().zip(addrs) {
+                        let proxy = ProxyState {
+                            address: format!("https://{addr}"),
+                            upstream: o.upstream,
+                            latency: o.latency,
+                            process: None,
+                        };
+                        crate::lab_latency::wait_ready(
+                            &proxy.address,
+                            &lab.ca_path(),
+                            o.latency,
+                            opts.ready_timeout,
+                            None,
+                            &name,
+                        )
+                        .await?;
+                        state = lab.record_proxy(&name, proxy)?;
+                    }
+                }
+            }
+            Ok::<_, LabError>((state, server, proxies))
         };
         match started.await {
-            Ok((state, charts)) => Ok(Self {
+            Ok((state, charts, proxies)) => Ok(Self {
                 lab,
                 state,
                 charts,
+                proxies,
                 _home: home,
             }),
             Err(e) => {
@@ -202,12 +307,92 @@ impl TestLab {
     pub fn openbao(&self) -> Result<Option<OpenBaoInfo>> {
         self.lab.openbao()
     }
+
+    /// The latency proxy in front of `region`'s API server, when it has a
+    /// latency: its `address` is the lab kubeconfig's server for the region.
+    pub fn latency_proxy(&self, region: &str) -> Option<&ProxyState> {
+        self.state.regions.get(region)?.proxy.as_ref()
+    }
 }
 
 impl Drop for TestLab {
     fn drop(&mut self) {
+        // Clients' way in first.
+        drop(self.proxies.take());
         if let Err(e) = self.lab.down() {
             tracing::warn!(error = %e, "stopping the test lab");
+        }
+    }
+}
+
+/// Latency proxies served on a thread of their own, with its own runtime;
+/// stopped (listeners and connections) when dropped.
+struct ProxyThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProxyThread {
+    /// Starts one proxy per options; their addresses, in the same order.
+    async fn start(options: Vec<ProxyOptions>) -> Result<(Self, Vec<SocketAddr>)> {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<Vec<SocketAddr>>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread_err = |message: String| LabError::State {
+            path: PathBuf::new(),
+            message,
+        };
+        let thread = std::thread::Builder::new()
+            .name("testlab-latency".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(LabError::State {
+                            path: PathBuf::new(),
+                            message: format!("starting the latency proxies' runtime: {e}"),
+                        }));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let mut proxies = Vec::new();
+                    for o in options {
+                        match LatencyProxy::start(o).await {
+                            Ok(p) => proxies.push(p),
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        }
+                    }
+                    let _ = ready_tx.send(Ok(proxies.iter().map(LatencyProxy::addr).collect()));
+                    // Until the TestLab goes (or drops the sender).
+                    let _ = stop_rx.await;
+                    drop(proxies);
+                });
+            })
+            .map_err(|e| thread_err(format!("starting the latency proxies' thread: {e}")))?;
+        let me = Self {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        };
+        let addrs = ready_rx
+            .await
+            .map_err(|_| thread_err("the latency proxies' thread ended early".into()))??;
+        Ok((me, addrs))
+    }
+}
+
+impl Drop for ProxyThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The cluster registry: destinations from kubeconfig contexts and explicit
-//! [`Cluster`] entries, one reused client per cluster, and per-cluster
-//! discovery.
+//! [`Cluster`] entries, one reused client per cluster, per-cluster client-side
+//! rate limits ([`ClusterLimits`]) and per-cluster discovery.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::sync::{OnceCell, RwLock};
 
 use crate::error::{Result, SyncError};
+use crate::ratelimit::{ClusterLimits, RateLimitLayer, RateLimiter};
 use crate::stats::{classify, RequestStats};
 
 /// Normalises an API server URL for comparison: lower-case scheme and host,
@@ -67,14 +68,24 @@ struct Entry {
     /// API server URL as written.
     server: String,
     source: Source,
+    /// Its own rate limits; `None`: the registry's default.
+    limits: Option<ClusterLimits>,
     conn: OnceCell<Arc<ClusterConn>>,
 }
 
 /// Known clusters, by name and server URL. Connections are made on first use
 /// and reused.
+///
+/// Every connection rate-limits its requests (client-go's QPS and burst, see
+/// [`crate::ratelimit`]): with its cluster's own [`ClusterLimits`] when
+/// [`ClusterRegistry::set_limits`] gave some, else with the registry's
+/// default ([`DEFAULT_CLUSTER_LIMITS`](crate::DEFAULT_CLUSTER_LIMITS) unless
+/// [`ClusterRegistry::set_default_limits`] changed it). Limits are read when
+/// a cluster's connection is made (its first use): set them before.
 #[derive(Default)]
 pub struct ClusterRegistry {
     entries: Vec<Entry>,
+    default_limits: ClusterLimits,
 }
 
 impl std::fmt::Debug for ClusterRegistry {
@@ -137,6 +148,7 @@ impl ClusterRegistry {
                     config: config.clone(),
                     context: named.name.clone(),
                 },
+                limits: None,
                 conn: OnceCell::new(),
             });
         }
@@ -217,9 +229,83 @@ impl ClusterRegistry {
             aliases: Vec::new(),
             server: cluster.server.clone(),
             source: Source::Explicit(Arc::new(config)),
+            limits: None,
             conn: OnceCell::new(),
         });
         Ok(())
+    }
+
+    /// The rate limits of every cluster without its own
+    /// ([`DEFAULT_CLUSTER_LIMITS`](crate::DEFAULT_CLUSTER_LIMITS) unless
+    /// changed).
+    pub fn default_limits(&self) -> ClusterLimits {
+        self.default_limits
+    }
+
+    /// Sets the rate limits of every cluster without its own (clusters
+    /// added before and after). A connection already made keeps the limits
+    /// it was made with.
+    pub fn set_default_limits(&mut self, limits: ClusterLimits) {
+        self.default_limits = limits;
+        for entry in &self.entries {
+            if entry.limits.is_none() && entry.conn.initialized() {
+                tracing::warn!(cluster = %entry.name, %limits, "the default rate limits changed after the connection was made; it keeps its limits");
+            }
+        }
+    }
+
+    /// [`ClusterRegistry::set_default_limits`], by value.
+    pub fn with_default_limits(mut self, limits: ClusterLimits) -> Self {
+        self.set_default_limits(limits);
+        self
+    }
+
+    /// Gives one known cluster its own rate limits, instead of the default.
+    /// `name` selects it as a destination `name` does: a context name, else
+    /// a kubeconfig cluster name, or an explicit cluster's name.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::UnknownDestination`] when no cluster has that name.
+    pub fn set_limits(&mut self, name: &str, limits: ClusterLimits) -> Result<()> {
+        let index = self
+            .index_by_name(name)
+            .ok_or_else(|| SyncError::UnknownDestination {
+                destination: name.to_string(),
+                known: self.known_list(),
+            })?;
+        let entry = &mut self.entries[index];
+        if entry.conn.initialized() {
+            tracing::warn!(cluster = %entry.name, %limits, "rate limits set after the connection was made; it keeps its limits");
+        }
+        entry.limits = Some(limits);
+        Ok(())
+    }
+
+    /// The rate limits a cluster's connection gets (its own, else the
+    /// default); `None` for an unknown name.
+    pub fn limits(&self, name: &str) -> Option<ClusterLimits> {
+        self.index_by_name(name)
+            .map(|i| self.entries[i].limits.unwrap_or(self.default_limits))
+    }
+
+    fn index_by_name(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.name == name)
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .position(|e| e.aliases.iter().any(|a| a == name))
+            })
+    }
+
+    fn known_list(&self) -> String {
+        if self.entries.is_empty() {
+            "(none)".into()
+        } else {
+            self.known().join(", ")
+        }
     }
 
     /// Known clusters as `name (server)`.
@@ -232,11 +318,7 @@ impl ClusterRegistry {
 
     fn find(&self, destination: &ApplicationDestination) -> Result<&Entry> {
         let found = if let Some(name) = destination.name.as_deref().filter(|n| !n.is_empty()) {
-            self.entries.iter().find(|e| e.name == name).or_else(|| {
-                self.entries
-                    .iter()
-                    .find(|e| e.aliases.iter().any(|a| a == name))
-            })
+            self.index_by_name(name).map(|i| &self.entries[i])
         } else if let Some(server) = destination.server.as_deref().filter(|s| !s.is_empty()) {
             let wanted = normalize_server(server);
             self.entries
@@ -255,11 +337,7 @@ impl ClusterRegistry {
                 .filter(|n| !n.is_empty())
                 .or_else(|| destination.server.clone())
                 .unwrap_or_default(),
-            known: if self.entries.is_empty() {
-                "(none)".into()
-            } else {
-                self.known().join(", ")
-            },
+            known: self.known_list(),
         })
     }
 
@@ -274,7 +352,8 @@ impl ClusterRegistry {
                     Source::Kubeconfig { config, context } => (config.clone(), context.clone()),
                     Source::Explicit(config) => (config.clone(), entry.name.clone()),
                 };
-                ClusterConn::connect(&entry.name, &entry.server, &config, &context)
+                let limits = entry.limits.unwrap_or(self.default_limits);
+                ClusterConn::connect(&entry.name, &entry.server, &config, &context, limits)
                     .await
                     .map(Arc::new)
             })
@@ -314,7 +393,7 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
-    fn supports(&self, verb: &str) -> bool {
+    pub(crate) fn supports(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }
 }
@@ -395,12 +474,13 @@ const NOT_TRACKED: &[(&str, &str)] = &[
     ("metrics.k8s.io", "NodeMetrics"),
 ];
 
-/// A connection to one cluster: a reused client, its request counters and
-/// its discovery cache.
+/// A connection to one cluster: a reused client, its rate limiter, its
+/// request counters and its discovery cache.
 pub struct ClusterConn {
     name: String,
     server: String,
     client: kube::Client,
+    limits: ClusterLimits,
     stats: RequestStats,
     discovery: RwLock<Option<Arc<DiscoveryIndex>>>,
 }
@@ -410,6 +490,7 @@ impl std::fmt::Debug for ClusterConn {
         f.debug_struct("ClusterConn")
             .field("name", &self.name)
             .field("server", &self.server)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -420,6 +501,7 @@ impl ClusterConn {
         server: &str,
         config: &Kubeconfig,
         context: &str,
+        limits: ClusterLimits,
     ) -> Result<ClusterConn> {
         let options = KubeConfigOptions {
             context: Some(context.to_string()),
@@ -431,11 +513,26 @@ impl ClusterConn {
                 cluster: name.to_string(),
                 message: format!("loading the connection settings: {e}"),
             })?;
-        Self::from_config(name, server, kube_config)
+        Self::from_config_with_limits(name, server, kube_config, limits)
     }
 
-    /// A connection from a ready `kube::Config`, counting its requests.
+    /// A connection from a ready `kube::Config`, counting its requests,
+    /// rate-limited by [`DEFAULT_CLUSTER_LIMITS`](crate::DEFAULT_CLUSTER_LIMITS).
     pub fn from_config(name: &str, server: &str, config: kube::Config) -> Result<ClusterConn> {
+        Self::from_config_with_limits(name, server, config, ClusterLimits::default())
+    }
+
+    /// A connection from a ready `kube::Config`, counting its requests and
+    /// rate-limiting them by `limits`: every request made through the
+    /// connection (by every Application syncing to the cluster) takes a
+    /// token from one bucket; a watch takes one when it starts. Must be
+    /// called within a tokio runtime (as `kube::Client::new`).
+    pub fn from_config_with_limits(
+        name: &str,
+        server: &str,
+        config: kube::Config,
+        limits: ClusterLimits,
+    ) -> Result<ClusterConn> {
         ensure_crypto_provider();
         let stats = RequestStats::new();
         let counter = stats.clone();
@@ -454,11 +551,21 @@ impl ClusterConn {
                 message: format!("building a client: {e}"),
             }
         })?;
-        let client = builder.with_layer(&layer).build();
+        let builder = builder.with_layer(&layer);
+        // The limiter is the outermost layer: a request is counted when it
+        // is sent, after its wait.
+        let client = if limits.is_unlimited() {
+            builder.build()
+        } else {
+            let limiter = RateLimitLayer::new(RateLimiter::new(limits), stats.clone());
+            builder.with_layer(&limiter).build()
+        };
+        tracing::debug!(cluster = %name, %limits, "client rate limits");
         Ok(ClusterConn {
             name: name.to_string(),
             server: server.to_string(),
             client,
+            limits,
             stats,
             discovery: RwLock::new(None),
         })
@@ -479,7 +586,13 @@ impl ClusterConn {
         &self.client
     }
 
-    /// Requests sent through this connection so far.
+    /// The client-side rate limits its requests are held to.
+    pub fn limits(&self) -> ClusterLimits {
+        self.limits
+    }
+
+    /// Requests sent through this connection so far, and their waits for
+    /// the rate limiter.
     pub fn stats(&self) -> &RequestStats {
         &self.stats
     }
@@ -636,6 +749,48 @@ mod tests {
         assert!(
             err.contains("nope") && err.contains("ctx-a") && err.contains("ctx-b"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_cluster_gets_its_limits_or_the_default() {
+        use crate::ratelimit::{CLIENT_GO_LIMITS, DEFAULT_CLUSTER_LIMITS};
+        let mut registry = ClusterRegistry::new();
+        registry.add_kubeconfig(kubeconfig());
+        registry
+            .add_cluster(&Cluster::new("prod", "https://prod.example:6443"))
+            .unwrap();
+        assert_eq!(registry.default_limits(), DEFAULT_CLUSTER_LIMITS);
+        assert_eq!(registry.limits("ctx-a"), Some(DEFAULT_CLUSTER_LIMITS));
+        registry.set_default_limits(CLIENT_GO_LIMITS);
+        let own = ClusterLimits::new(20.0, 40);
+        registry.set_limits("ctx-b", own).unwrap();
+        // By kubeconfig cluster name, as destinations select it.
+        registry
+            .set_limits("cl-a", ClusterLimits::UNLIMITED)
+            .unwrap();
+        registry
+            .set_limits("prod", ClusterLimits::new(1.5, 3))
+            .unwrap();
+        let err = registry.set_limits("nope", own).unwrap_err().to_string();
+        assert!(err.contains("nope") && err.contains("ctx-a"), "{err}");
+        assert_eq!(registry.limits("nope"), None);
+        assert_eq!(registry.limits("ctx-b"), Some(own));
+        assert_eq!(registry.limits("ctx-a"), Some(ClusterLimits::UNLIMITED));
+
+        // Connections (made without contacting the server) carry them.
+        let b = registry.by_name("ctx-b").await.unwrap();
+        assert_eq!(b.limits(), own);
+        assert!(format!("{b:?}").contains("burst: 40"));
+        let a = registry.by_name("ctx-a").await.unwrap();
+        assert!(a.limits().is_unlimited());
+        let prod = registry.by_name("prod").await.unwrap();
+        assert_eq!(prod.limits(), ClusterLimits::new(1.5, 3));
+        let mut plain = ClusterRegistry::new().with_default_limits(CLIENT_GO_LIMITS);
+        plain.add_kubeconfig(kubeconfig());
+        assert_eq!(
+            plain.by_name("ctx-a").await.unwrap().limits(),
+            CLIENT_GO_LIMITS
         );
     }
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::{CacheEvent, ClusterCache};
 use crate::cluster::{ClusterConn, ClusterRegistry, ResourceType};
 use crate::diff::{self, IgnoreRules, DESIRED_HASH_ANNOTATION};
 use crate::error::{Result, SourceError, SyncError, ValidationFailure};
@@ -26,6 +27,8 @@ use crate::health::{self, HealthCode, HealthStatus};
 use crate::order::{kind_rank, SyncPhase};
 use crate::retry::{sleep_or_cancel, RetryPolicy};
 use crate::tracking::{self, TrackingMethod};
+use crate::tree;
+use tokio::sync::broadcast;
 
 /// The field manager Flotilla applies with.
 pub const FIELD_MANAGER: &str = "flotilla";
@@ -224,6 +227,13 @@ pub struct EngineSettings {
     pub health_timeout: Duration,
     /// How resources are marked as the Application's.
     pub tracking: TrackingMethod,
+    /// Answer compares from a watch-fed [`ClusterCache`] per cluster instead
+    /// of listing (for long-running processes; a one-shot CLI lists).
+    pub cache: bool,
+    /// How long a compare waits for a cluster's cache to list everything
+    /// (counted from when it became unsynced); then it fails with
+    /// [`SyncError::CacheNotSynced`].
+    pub cache_sync_timeout: Duration,
 }
 
 impl Default for EngineSettings {
@@ -232,6 +242,8 @@ impl Default for EngineSettings {
             concurrency: 16,
             health_timeout: Duration::from_secs(300),
             tracking: TrackingMethod::AnnotationAndLabel,
+            cache: false,
+            cache_sync_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -405,6 +417,8 @@ struct Snapshot {
     create_namespace: Option<Value>,
     /// Namespaces that exist on the cluster.
     existing_namespaces: BTreeSet<String>,
+    /// The cluster cache `live` came from (Secret values in it are hashed).
+    cache: Option<ClusterCache>,
 }
 
 /// The sync engine over a cluster registry.
@@ -412,6 +426,8 @@ struct Snapshot {
 pub struct SyncEngine {
     registry: Arc<ClusterRegistry>,
     settings: EngineSettings,
+    caches: Arc<std::sync::Mutex<HashMap<String, ClusterCache>>>,
+    cache_events: broadcast::Sender<CacheEvent>,
 }
 
 impl fmt::Debug for SyncEngine {
@@ -539,15 +555,62 @@ async fn list_all(
 impl SyncEngine {
     /// An engine over a registry, with default settings.
     pub fn new(registry: Arc<ClusterRegistry>) -> Self {
-        SyncEngine {
-            registry,
-            settings: EngineSettings::default(),
-        }
+        Self::with_settings(registry, EngineSettings::default())
     }
 
     /// An engine with explicit settings.
     pub fn with_settings(registry: Arc<ClusterRegistry>, settings: EngineSettings) -> Self {
-        SyncEngine { registry, settings }
+        let (cache_events, _) = broadcast::channel(4096);
+        SyncEngine {
+            registry,
+            settings,
+            caches: Arc::default(),
+            cache_events,
+        }
+    }
+
+    /// What the cluster caches report (objects of Applications changed, a
+    /// cache synced again). Only with [`EngineSettings::cache`].
+    pub fn cache_events(&self) -> broadcast::Receiver<CacheEvent> {
+        self.cache_events.subscribe()
+    }
+
+    /// The cache of a cluster, started on first use; `None` when caching is
+    /// off.
+    pub async fn cache_for(&self, conn: &Arc<ClusterConn>) -> Result<Option<ClusterCache>> {
+        if !self.settings.cache {
+            return Ok(None);
+        }
+        let cache = {
+            let mut caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
+            caches
+                .entry(conn.name().to_string())
+                .or_insert_with(|| {
+                    ClusterCache::new(
+                        conn.clone(),
+                        self.settings.tracking,
+                        self.cache_events.clone(),
+                    )
+                })
+                .clone()
+        };
+        cache.start().await?;
+        Ok(Some(cache))
+    }
+
+    /// The caches started so far.
+    pub fn caches(&self) -> Vec<ClusterCache> {
+        let caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<ClusterCache> = caches.values().cloned().collect();
+        v.sort_by(|a, b| a.cluster().cmp(b.cluster()));
+        v
+    }
+
+    /// Stops every cache's watches.
+    pub fn stop_caches(&self) {
+        for c in self.caches() {
+            c.stop();
+        }
     }
 
     /// The registry.
@@ -558,6 +621,48 @@ impl SyncEngine {
     /// The connection of an Application's destination.
     pub async fn cluster_for(&self, app: &Application) -> Result<Arc<ClusterConn>> {
         self.registry.resolve(&app.spec.destination).await
+    }
+
+    /// The resource tree of an Application: `roots` (its managed resources,
+    /// as its last comparison listed them) and what each owns on the
+    /// cluster. Read from the cluster cache; without caching, a cache is
+    /// started for the call and stopped after it.
+    pub async fn tree(
+        &self,
+        app: &Application,
+        roots: &[tree::Root],
+    ) -> Result<tree::ResourceTree> {
+        let conn = self.cluster_for(app).await?;
+        let (cache, temporary) = match self.cache_for(&conn).await? {
+            Some(c) => (c, false),
+            None => {
+                let (tx, _) = broadcast::channel(16);
+                let c = ClusterCache::new(conn.clone(), self.settings.tracking, tx);
+                c.start().await?;
+                (c, true)
+            }
+        };
+        let mut namespaces: BTreeSet<String> = roots
+            .iter()
+            .map(|r| r.namespace.clone())
+            .filter(|n| !n.is_empty())
+            .collect();
+        namespaces.extend(app.spec.destination.namespace.clone());
+        cache.watch_namespaces(namespaces).await;
+        let outcome = cache.wait_synced(self.settings.cache_sync_timeout).await;
+        if outcome.is_ok() {
+            cache.wait_children(Duration::from_secs(10)).await;
+        }
+        let nodes =
+            outcome.map(|()| tree::build(roots, &|k| cache.get(k), &|uid| cache.children(uid)));
+        if temporary {
+            cache.stop();
+        }
+        Ok(tree::ResourceTree {
+            app: app.name().to_string(),
+            cluster: conn.name().to_string(),
+            nodes: nodes?,
+        })
     }
 
     /// Compares the desired manifests of an Application with its cluster:
@@ -748,6 +853,31 @@ impl SyncEngine {
                 );
             }
         }
+        // With a cache, what it covers is read from memory; the rest (a kind
+        // whose CRD was applied a moment ago) is listed.
+        let cache = self.cache_for(&conn).await?;
+        let mut live: HashMap<ObjKey, Value> = HashMap::new();
+        if let Some(c) = &cache {
+            let mut namespaces: BTreeSet<String> = objects
+                .iter()
+                .chain(&hooks)
+                .map(|o| o.namespace.clone())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if let Some(ns) = app.spec.destination.namespace.as_ref() {
+                namespaces.insert(ns.clone());
+            }
+            c.watch_namespaces(namespaces).await;
+            c.wait_synced(self.settings.cache_sync_timeout).await?;
+            groups.retain(|(g, _, k, _), _| !c.covers(g, k));
+            for o in objects.iter().chain(&hooks) {
+                if o.rtype.is_some() && c.covers(&o.group, &o.kind) {
+                    if let Some(v) = c.get(&o.key()) {
+                        live.insert(o.key(), v);
+                    }
+                }
+            }
+        }
         let conc = self.settings.concurrency.max(1);
         let conn_ref = &conn;
         let lists: Vec<Vec<Value>> = futures::stream::iter(
@@ -771,7 +901,6 @@ impl SyncEngine {
         .buffer_unordered(conc)
         .try_collect()
         .await?;
-        let mut live: HashMap<ObjKey, Value> = HashMap::new();
         for v in lists.into_iter().flatten() {
             let (g, _) = group_of(v.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
             let key = (
@@ -798,15 +927,49 @@ impl SyncEngine {
             .chain(&hooks)
             .map(DesiredObject::key)
             .collect();
+        let extraneous_of = |t: &ResourceType, v: &Value| -> Option<Extraneous> {
+            let ns = meta_str(v, "namespace").to_string();
+            let name = meta_str(v, "name").to_string();
+            let key = (
+                t.api_resource.group.clone(),
+                t.api_resource.kind.clone(),
+                ns.clone(),
+                name.clone(),
+            );
+            if desired_keys.contains(&key) || !tracking::is_tracked_by(v, &app_name, method) {
+                return None;
+            }
+            let m = Manifest::from_value(v.clone()).unwrap_or_default();
+            Some(Extraneous {
+                rtype: t.clone(),
+                namespace: ns,
+                name,
+                wave: m.sync_wave().unwrap_or(0),
+                options: m.sync_options(),
+                hook: !m.hook_types().unwrap_or_default().is_empty(),
+            })
+        };
+        let from_cache: Vec<Extraneous> = match &cache {
+            Some(c) => c
+                .tracked_by(&app_name)
+                .iter()
+                .filter_map(|(t, v)| extraneous_of(t, v))
+                .collect(),
+            None => Vec::new(),
+        };
         let tracked: Vec<Vec<Extraneous>> = futures::stream::iter(
             index
                 .prunable()
                 .iter()
+                .filter(|t| {
+                    cache
+                        .as_ref()
+                        .is_none_or(|c| !c.covers(&t.api_resource.group, &t.api_resource.kind))
+                })
                 .cloned()
                 .map(|t| {
                     let selector = selector.clone();
-                    let app_name = app_name.clone();
-                    let desired_keys = &desired_keys;
+                    let extraneous_of = &extraneous_of;
                     async move {
                         let api: Api<DynamicObject> =
                             Api::all_with(conn_ref.client().clone(), &t.api_resource);
@@ -839,29 +1002,7 @@ impl SyncEngine {
                                 let mut v = serde_json::to_value(&item).unwrap_or(Value::Null);
                                 v["apiVersion"] = json!(t.api_resource.api_version);
                                 v["kind"] = json!(t.api_resource.kind);
-                                if !tracking::is_tracked_by(&v, &app_name, method) {
-                                    continue;
-                                }
-                                let ns = meta_str(&v, "namespace").to_string();
-                                let name = meta_str(&v, "name").to_string();
-                                let key = (
-                                    t.api_resource.group.clone(),
-                                    t.api_resource.kind.clone(),
-                                    ns.clone(),
-                                    name.clone(),
-                                );
-                                if desired_keys.contains(&key) {
-                                    continue;
-                                }
-                                let m = Manifest::from_value(v.clone()).unwrap_or_default();
-                                found.push(Extraneous {
-                                    rtype: t.clone(),
-                                    namespace: ns,
-                                    name,
-                                    wave: m.sync_wave().unwrap_or(0),
-                                    options: m.sync_options(),
-                                    hook: !m.hook_types().unwrap_or_default().is_empty(),
-                                });
+                                found.extend(extraneous_of(&t, &v));
                             }
                             match token {
                                 Some(tk) if !tk.is_empty() => lp = lp.continue_token(&tk),
@@ -877,6 +1018,7 @@ impl SyncEngine {
         .try_collect()
         .await?;
         let mut extraneous: Vec<Extraneous> = tracked.into_iter().flatten().collect();
+        extraneous.extend(from_cache);
         extraneous.sort_by(|a, b| {
             (kind_rank(&a.rtype.api_resource.kind), &a.namespace, &a.name).cmp(&(
                 kind_rank(&b.rtype.api_resource.kind),
@@ -888,7 +1030,9 @@ impl SyncEngine {
         // Namespaces: which exist (for validation of objects in new ones).
         let ns_type = index.get("", "v1", "Namespace").cloned();
         let mut existing_namespaces = BTreeSet::new();
-        if let Some(t) = &ns_type {
+        if let Some(c) = cache.as_ref().filter(|c| c.covers("", "Namespace")) {
+            existing_namespaces = c.namespaces();
+        } else if let Some(t) = &ns_type {
             let api: Api<DynamicObject> = Api::all_with(conn.client().clone(), &t.api_resource);
             let list = api
                 .list_metadata(&ListParams::default())
@@ -917,6 +1061,7 @@ impl SyncEngine {
             rules,
             create_namespace,
             existing_namespaces,
+            cache,
         };
         snapshot.compared = self.compare_objects(&snapshot, app, with_diff).await?;
         Ok(snapshot)
@@ -1262,6 +1407,11 @@ impl SyncEngine {
                     };
                     let mut desired = o.obj.clone();
                     diff::fold_string_data(&mut desired);
+                    // The cache holds Secret values as digests: compare digests.
+                    let hashed = s.cache.is_some() && o.group.is_empty() && o.kind == "Secret";
+                    if hashed {
+                        crate::cache::store::hash_secret_values(&mut desired);
+                    }
                     if o.options.respect_ignore_differences() == Some(true)
                         || app.spec.sync_options().respect_ignore_differences() == Some(true)
                     {
@@ -1301,7 +1451,13 @@ impl SyncEngine {
                             })
                         }
                     };
-                    let mut pred_n = diff::normalize(&predicted);
+                    let mut pred_n = if hashed {
+                        let mut p = predicted.clone();
+                        crate::cache::store::hash_secret_values(&mut p);
+                        diff::normalize(&p)
+                    } else {
+                        diff::normalize(&predicted)
+                    };
                     s.rules.apply(&mut pred_n, Some(live))?;
                     let synced = pred_n == live_n;
                     let diff = if !synced && with_diff {
@@ -1825,6 +1981,9 @@ impl Run<'_> {
                     } else {
                         ResourceOperation::Configured
                     };
+                    if let (Some(c), Some(t)) = (&s.cache, &o.rtype) {
+                        c.observe(t, v.clone());
+                    }
                     s.live.insert(o.key(), v);
                 }
                 Err(e) => {
@@ -1932,7 +2091,12 @@ impl Run<'_> {
         });
         let conn = s.conn.clone();
         let start = Instant::now();
-        let mut delay = Duration::from_millis(200);
+        // Reading the cache costs no request: look often.
+        let (mut delay, max_delay) = if s.cache.is_some() {
+            (Duration::from_millis(50), Duration::from_millis(500))
+        } else {
+            (Duration::from_millis(200), Duration::from_secs(2))
+        };
         loop {
             self.check_cancel()?;
             // One list per kind and namespace.
@@ -1944,6 +2108,18 @@ impl Run<'_> {
                         (o.group.clone(), o.kind.clone(), o.namespace.clone()),
                         t.clone(),
                     );
+                }
+            }
+            if let Some(c) = &s.cache {
+                // Read from the cache, which the watches keep current.
+                groups.retain(|(g, k, _), _| !c.covers(g, k));
+                for &i in &pending {
+                    let o = &s.objects[i];
+                    if c.covers(&o.group, &o.kind) {
+                        if let Some(v) = c.get(&o.key()) {
+                            s.live.insert(o.key(), v);
+                        }
+                    }
                 }
             }
             for ((_, _, ns), t) in groups {
@@ -1998,7 +2174,7 @@ impl Run<'_> {
                 });
             }
             sleep_or_cancel(delay, &self.settings.cancel).await?;
-            delay = (delay * 2).min(Duration::from_secs(2));
+            delay = (delay * 2).min(max_delay);
         }
     }
 
@@ -2267,6 +2443,9 @@ impl Run<'_> {
                 match outcome {
                     Ok(()) => {
                         r.operation = ResourceOperation::Pruned;
+                        if let Some(c) = &s.cache {
+                            c.forget(&e.rtype, &e.namespace, &e.name);
+                        }
                     }
                     Err(err) => {
                         r.operation = ResourceOperation::Failed;

@@ -228,6 +228,17 @@ pub enum SyncError {
         message: String,
     },
 
+    /// The cluster cache has not listed every watched type since it started
+    /// or was interrupted: its view may be partial or stale, so nothing is
+    /// compared and nothing is pruned.
+    #[error("cluster {cluster}: the cluster cache is not synced ({reason}); comparison is Unknown and nothing is pruned until it is")]
+    CacheNotSynced {
+        /// The cluster.
+        cluster: String,
+        /// What is not synced, and why when known.
+        reason: String,
+    },
+
     /// The operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -243,7 +254,9 @@ impl SyncError {
     /// manifests are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
-            SyncError::Request { .. } | SyncError::Timeout { .. } => true,
+            SyncError::Request { .. }
+            | SyncError::Timeout { .. }
+            | SyncError::CacheNotSynced { .. } => true,
             SyncError::Resource { code, .. } => match code {
                 None => true,
                 Some(code) => *code >= 500 || *code == 429 || *code == 409,

@@ -1,7 +1,10 @@
-//! Counting the requests a cluster client sends, by kind of request.
+//! Counting the requests a cluster client sends, by kind of request, and
+//! how long they waited for the client-side rate limiter
+//! ([`crate::ratelimit`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Kinds of API requests, as the engine cares about them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +47,8 @@ struct Counters {
     update: AtomicU64,
     delete: AtomicU64,
     other: AtomicU64,
+    throttled: AtomicU64,
+    limiter_wait_nanos: AtomicU64,
 }
 
 /// A copy of the counters at one moment; subtract two to count what happened
@@ -70,6 +75,11 @@ pub struct RequestCounts {
     pub delete: u64,
     /// Anything else.
     pub other: u64,
+    /// Requests that waited for the rate limiter (counted once each, not a
+    /// kind of request: not part of [`RequestCounts::total`]).
+    pub throttled: u64,
+    /// How long requests waited for the rate limiter, added up.
+    pub limiter_wait: Duration,
 }
 
 impl RequestCounts {
@@ -103,6 +113,8 @@ impl RequestCounts {
             update: self.update - earlier.update,
             delete: self.delete - earlier.delete,
             other: self.other - earlier.other,
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+            limiter_wait: self.limiter_wait.saturating_sub(earlier.limiter_wait),
         }
     }
 }
@@ -122,7 +134,16 @@ impl std::fmt::Display for RequestCounts {
             self.patch,
             self.update,
             self.delete
-        )
+        )?;
+        if self.throttled > 0 {
+            write!(
+                f,
+                "; {} throttled, {:.3}s waited for the rate limiter",
+                self.throttled,
+                self.limiter_wait.as_secs_f64()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -150,6 +171,17 @@ impl RequestStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one request's wait for the rate limiter (nothing when zero).
+    pub fn record_wait(&self, waited: Duration) {
+        if waited.is_zero() {
+            return;
+        }
+        let c = &self.0;
+        c.throttled.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        c.limiter_wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> RequestCounts {
         let c = &self.0;
@@ -165,6 +197,8 @@ impl RequestStats {
             update: get(&c.update),
             delete: get(&c.delete),
             other: get(&c.other),
+            throttled: get(&c.throttled),
+            limiter_wait: Duration::from_nanos(get(&c.limiter_wait_nanos)),
         }
     }
 }
@@ -264,6 +298,30 @@ mod tests {
                 Some("watch=true")
             ),
             RequestKind::Watch
+        );
+    }
+
+    #[test]
+    fn limiter_waits_are_added_up() {
+        let stats = RequestStats::new();
+        stats.record(RequestKind::Get);
+        let before = stats.snapshot();
+        assert_eq!(before.to_string(), "1 requests: 0 discovery, 0 list, 1 get, 0 watch, 0 dry-run, 0 create, 0 patch, 0 update, 0 delete");
+        stats.record_wait(Duration::ZERO);
+        stats.record_wait(Duration::from_millis(250));
+        stats.record_wait(Duration::from_millis(1500));
+        let after = stats.snapshot();
+        assert_eq!(after.throttled, 2);
+        assert_eq!(after.limiter_wait, Duration::from_millis(1750));
+        assert_eq!(after.total(), 1);
+        let since = after.since(&before);
+        assert_eq!(since.throttled, 2);
+        assert_eq!(since.limiter_wait, Duration::from_millis(1750));
+        assert!(
+            after
+                .to_string()
+                .ends_with("; 2 throttled, 1.750s waited for the rate limiter"),
+            "{after}"
         );
     }
 }

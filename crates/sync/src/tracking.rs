@@ -124,6 +124,27 @@ pub fn is_tracked_by(obj: &Value, app: &str, method: TrackingMethod) -> bool {
     meta_str(obj, "labels", INSTANCE_LABEL) == Some(app) && !controlled
 }
 
+/// The Application a live object belongs to, by the same rules as
+/// [`is_tracked_by`]: its tracking annotation when it has one (naming the
+/// object itself), else (unless only the annotation is used) its instance
+/// label when no controller owns it.
+///
+/// ```
+/// use flotilla_sync::tracking::{tracked_app, TrackingMethod};
+/// let obj = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": "c", "labels": {"app.kubernetes.io/instance": "web"}}});
+/// assert_eq!(tracked_app(&obj, TrackingMethod::Label).as_deref(), Some("web"));
+/// assert_eq!(tracked_app(&obj, TrackingMethod::Annotation), None);
+/// ```
+pub fn tracked_app(obj: &Value, method: TrackingMethod) -> Option<String> {
+    if let Some(id) = meta_str(obj, "annotations", TRACKING_ID) {
+        let id = parse_tracking_id(id)?;
+        return is_tracked_by(obj, &id.app, method).then_some(id.app);
+    }
+    let app = meta_str(obj, "labels", INSTANCE_LABEL)?;
+    is_tracked_by(obj, app, method).then(|| app.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
