@@ -584,8 +584,8 @@ fn request_delta(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> BTreeM
 }
 
 fn describe_requests(d: &BTreeMap<String, f64>, secs: f64) -> String {
-    let total: f64 = d.values().sum();
-    let mut by: Vec<(&String, &f64)> = d.iter().collect();
+    let total: f64 = d.values().sum::<f64>().max(0.0);
+    let mut by: Vec<(&String, &f64)> = d.iter().filter(|(_, v)| **v > 0.0).collect();
     by.sort_by(|x, y| y.1.total_cmp(x.1));
     format!(
         "{total:.0} requests ({:.0}/s): {}",
@@ -1075,6 +1075,128 @@ fn generate_fleet(work: &Path, n: usize) -> Result<usize, Error> {
     Ok(files)
 }
 
+/// The floor: the same objects (a namespace, 8 ConfigMaps, a Service and a
+/// Deployment per Application) server-side applied straight to a fresh lab
+/// of the same shape, 64 requests at a time, no dry run, no compare; then
+/// the wait until every Deployment is available.
+async fn floor(s: &Settings, nodes: usize, report: &mut Report) -> Result<(), Error> {
+    use futures::StreamExt;
+    use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
+    let n = s.apps;
+    let mut builder = TestLab::builder(&FLEET_REGIONS).nodes(nodes);
+    if let Some(wan) = s.wan {
+        builder = builder.latency(wan);
+    }
+    let lab = builder.start().await?;
+    let mut clients = Vec::new();
+    for r in FLEET_REGIONS {
+        clients.push(lab.client(r).await?);
+    }
+    let keeper = keep_nodes_ready(clients.clone());
+    let mut jobs: Vec<(usize, serde_json::Value)> = Vec::new();
+    let mut namespaces: Vec<(usize, serde_json::Value)> = Vec::new();
+    for i in 0..n {
+        let app = app_name(i, n);
+        let c = i % FLEET_REGIONS.len();
+        namespaces.push((
+            c,
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": app}}),
+        ));
+        let text = format!(
+            "{}---\n{FLEET_SERVICE}---\n{FLEET_DEPLOYMENT}",
+            configmaps(&app, 1)
+        );
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let mut v: serde_json::Value = serde::Deserialize::deserialize(doc)?;
+            v["metadata"]["namespace"] = serde_json::json!(app);
+            jobs.push((c, v));
+        }
+    }
+    let apply = |c: usize, v: serde_json::Value| {
+        let client = clients[c].clone();
+        async move {
+            let api_version = v["apiVersion"].as_str().unwrap_or("v1").to_string();
+            let kind = v["kind"].as_str().unwrap_or("").to_string();
+            let (group, version) = api_version
+                .split_once('/')
+                .map(|(g, v)| (g.to_string(), v.to_string()))
+                .unwrap_or((String::new(), api_version.clone()));
+            let plural = format!("{}s", kind.to_lowercase());
+            let ar = ApiResource {
+                group,
+                version,
+                api_version,
+                kind,
+                plural,
+            };
+            let name = v["metadata"]["name"].as_str().unwrap_or("").to_string();
+            let api: Api<DynamicObject> = match v["metadata"]["namespace"].as_str() {
+                Some(ns) => Api::namespaced_with(client, ns, &ar),
+                None => Api::all_with(client, &ar),
+            };
+            api.patch(
+                &name,
+                &PatchParams::apply("floor").force(),
+                &Patch::Apply(&v),
+            )
+            .await
+            .is_ok()
+        }
+    };
+    let start = Instant::now();
+    let ok_ns = futures::stream::iter(namespaces.into_iter().map(|(c, v)| apply(c, v)))
+        .buffer_unordered(64)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    let ok = futures::stream::iter(jobs.into_iter().map(|(c, v)| apply(c, v)))
+        .buffer_unordered(64)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    let applied = start.elapsed();
+    let mut available = None;
+    while start.elapsed() < s.timeout {
+        let mut ready = 0;
+        for c in &clients {
+            let api: Api<Deployment> = Api::all(c.clone());
+            if let Ok(list) = api.list(&Default::default()).await {
+                ready += list
+                    .items
+                    .iter()
+                    .filter(|d| {
+                        d.status
+                            .as_ref()
+                            .and_then(|st| st.available_replicas)
+                            .unwrap_or(0)
+                            >= 1
+                    })
+                    .count();
+            }
+        }
+        if ready >= n {
+            available = Some(start.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let available_txt = available.map(secs).unwrap_or_else(|| "not reached".into());
+    println!(
+        "floor (a fresh lab of the same shape): {ok_ns} namespaces and {ok} objects server-side applied straight, 64 at a time, in {}; every Deployment available after {available_txt}",
+        secs(applied)
+    );
+    report.add(
+        format!(
+            "2. floor: the same {n} x {RESOURCES_PER_APP} objects applied straight / available"
+        ),
+        format!("{} / {available_txt}", secs(applied)),
+        "-",
+    );
+    keeper.abort();
+    drop(lab);
+    Ok(())
+}
+
 async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Result<(), Error> {
     let n = s.apps;
     let per_region = n.div_ceil(FLEET_REGIONS.len());
@@ -1083,6 +1205,9 @@ async fn scale(bin: &Path, s: &Settings, tmp: &Path, report: &mut Report) -> Res
     println!(
         "\n== 2. {n} Applications x {RESOURCES_PER_APP} resources over 3 lab regions ({nodes} kwok nodes each) =="
     );
+    if std::env::var("FLOTILLA_BENCH_FLOOR").as_deref() != Ok("0") {
+        floor(s, nodes, report).await?;
+    }
     let t = Instant::now();
     let mut builder = TestLab::builder(&FLEET_REGIONS).nodes(nodes);
     if let Some(wan) = s.wan {
@@ -1484,7 +1609,8 @@ async fn noop_resync(
         .iter()
         .map(|v| d.get(*v).copied().unwrap_or(0.0))
         .sum();
-    let total: f64 = d.values().sum();
+    let total: f64 = d.values().sum::<f64>().max(0.0);
+    let writes = writes.max(0.0);
     println!(
         "{label} no-op full resync (webhook, same commit): {n} Applications reconciled in {}; API servers (all clients, lab components too): {total:.0} requests ({writes:.0} writes, {:.0} LISTs): {}",
         secs(took),

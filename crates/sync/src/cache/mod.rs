@@ -8,8 +8,10 @@
 //!   objects are dropped on arrival): objects nobody manages cost nothing;
 //! - every Namespace (names only matter: which exist);
 //! - the children of managed objects ([`CHILD_KINDS`]: Pods, ReplicaSets,
-//!   Jobs, PersistentVolumeClaims, EndpointSlices) only in the namespaces
-//!   Applications deploy into, for health and the resource tree;
+//!   Jobs, PersistentVolumeClaims, EndpointSlices), one watch per kind, kept
+//!   only in the namespaces Applications deploy into (others are dropped on
+//!   arrival; a new namespace makes these watches list again), for health
+//!   and the resource tree;
 //! - CustomResourceDefinitions (metadata only), to follow types appearing
 //!   and disappearing at run time.
 //!
@@ -90,7 +92,8 @@ struct Shared {
     store: RwLock<Store>,
     events: broadcast::Sender<CacheEvent>,
     streams: Mutex<HashMap<StreamId, CancellationToken>>,
-    child_namespaces: Mutex<BTreeSet<String>>,
+    /// Bumped when children must be listed again (new namespaces).
+    children_epoch: tokio::sync::watch::Sender<u64>,
     /// Since when the cache is not synced (`None`: synced).
     unsynced_since: Mutex<Option<Instant>>,
     /// Why a watch last failed, per stream.
@@ -172,7 +175,7 @@ impl ClusterCache {
                 store: RwLock::new(Store::new(tracking)),
                 events,
                 streams: Mutex::new(HashMap::new()),
-                child_namespaces: Mutex::new(BTreeSet::new()),
+                children_epoch: tokio::sync::watch::channel(0).0,
                 unsynced_since: Mutex::new(Some(Instant::now())),
                 last_errors: Mutex::new(HashMap::new()),
                 synced_tx,
@@ -220,40 +223,16 @@ impl ClusterCache {
             if !t.supports("watch") {
                 continue;
             }
-            let id = StreamId {
-                group: t.api_resource.group.clone(),
-                kind: t.api_resource.kind.clone(),
-                namespace: None,
-            };
+            let id = StreamId::tracked(&t.api_resource.group, &t.api_resource.kind);
             wanted.insert(id, t.clone());
         }
         if let Some(t) = index.get("", "v1", "Namespace") {
-            wanted.insert(
-                StreamId {
-                    group: String::new(),
-                    kind: "Namespace".into(),
-                    namespace: None,
-                },
-                t.clone(),
-            );
+            wanted.insert(StreamId::tracked("", "Namespace"), t.clone());
         }
-        // Namespace streams of children follow their type too.
-        let namespaces: Vec<String> = lock(&self.shared.child_namespaces)
-            .iter()
-            .cloned()
-            .collect();
+        // Children: one watch per kind, kept in the Applications' namespaces.
         for (g, k) in CHILD_KINDS {
             if let Some(t) = index.any_version(g, k) {
-                for ns in &namespaces {
-                    wanted.insert(
-                        StreamId {
-                            group: g.to_string(),
-                            kind: k.to_string(),
-                            namespace: Some(ns.clone()),
-                        },
-                        t.clone(),
-                    );
-                }
+                wanted.insert(StreamId::children(g, k), t.clone());
             }
         }
         let running: Vec<StreamId> = lock(&self.shared.streams).keys().cloned().collect();
@@ -288,34 +267,22 @@ impl ClusterCache {
         tokio::spawn(async move { me.run_stream(id, t, token).await });
     }
 
-    /// Watches children (Pods, ReplicaSets, ...) in these namespaces too.
+    /// Keeps children (Pods, ReplicaSets, ...) in these namespaces too.
+    /// New namespaces make the children watches list again (at most once a
+    /// second), to pick up what they dropped before.
     pub async fn watch_namespaces(&self, namespaces: impl IntoIterator<Item = String>) {
-        let new: Vec<String> = {
-            let mut set = lock(&self.shared.child_namespaces);
-            namespaces
-                .into_iter()
-                .filter(|n| !n.is_empty() && set.insert(n.clone()))
-                .collect()
-        };
-        if new.is_empty() {
-            return;
-        }
-        let Ok(index) = self.shared.conn.discovery().await else {
-            return;
-        };
-        for (g, k) in CHILD_KINDS {
-            if let Some(t) = index.any_version(g, k) {
-                for ns in &new {
-                    self.ensure_stream(
-                        StreamId {
-                            group: g.to_string(),
-                            kind: k.to_string(),
-                            namespace: Some(ns.clone()),
-                        },
-                        t.clone(),
-                    );
+        let new = {
+            let mut store = write(&self.shared.store);
+            let new = store.add_child_namespaces(namespaces);
+            if new {
+                for id in store.stream_ids().iter().filter(|id| id.children) {
+                    store.mark_stale(id);
                 }
             }
+            new
+        };
+        if new {
+            self.shared.children_epoch.send_modify(|n| *n += 1);
         }
     }
 
@@ -351,22 +318,29 @@ impl ClusterCache {
 
     async fn run_stream(&self, id: StreamId, t: ResourceType, token: CancellationToken) {
         let conn = &self.shared.conn;
-        let api: Api<DynamicObject> = match &id.namespace {
-            Some(ns) => Api::namespaced_with(conn.client().clone(), ns, &t.api_resource),
-            None => Api::all_with(conn.client().clone(), &t.api_resource),
-        };
+        let api: Api<DynamicObject> = Api::all_with(conn.client().clone(), &t.api_resource);
         let mut config = watcher::Config::default();
         let all_namespaces = id.group.is_empty() && id.kind == "Namespace";
-        if id.namespace.is_none() && !all_namespaces && self.shared.tracking.uses_label() {
+        if !id.children && !all_namespaces && self.shared.tracking.uses_label() {
             config = config.labels(INSTANCE_LABEL);
         }
+        let mut epoch = self.shared.children_epoch.subscribe();
         let mut backoff = Duration::from_millis(250);
         loop {
+            epoch.mark_unchanged();
             let stream = watcher(api.clone(), config.clone());
             futures::pin_mut!(stream);
             let failure = loop {
                 let event = tokio::select! {
                     _ = token.cancelled() => return,
+                    Ok(()) = epoch.changed(), if id.children => {
+                        // New namespaces: gather more for a moment, list again.
+                        tokio::select! {
+                            _ = token.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        break None;
+                    }
                     e = stream.next() => e,
                 };
                 let Some(event) = event else {
@@ -400,7 +374,8 @@ impl ClusterCache {
                 }
             };
             let Some(e) = failure else {
-                // The watcher ended on its own: start again (it lists anew).
+                // The watcher ended, or children must be listed again: start
+                // anew (it lists first).
                 continue;
             };
             if permanent(&e) {
@@ -508,7 +483,7 @@ impl ClusterCache {
         let unsynced = read(&self.shared.store).unsynced();
         let errors = lock(&self.shared.last_errors);
         let mut parts = Vec::new();
-        for id in unsynced.iter().filter(|id| id.namespace.is_none()).take(3) {
+        for id in unsynced.iter().filter(|id| !id.children).take(3) {
             let what = if id.group.is_empty() {
                 id.kind.clone()
             } else {
@@ -519,7 +494,7 @@ impl ClusterCache {
                 None => parts.push(format!("{what}: listing")),
             }
         }
-        let more = unsynced.iter().filter(|id| id.namespace.is_none()).count();
+        let more = unsynced.iter().filter(|id| !id.children).count();
         let mut reason = parts.join("; ");
         if more > 3 {
             reason.push_str(&format!("; and {} more types", more - 3));
@@ -572,11 +547,7 @@ impl ClusterCache {
     /// Takes the server's answer to our own apply, so a compare right after
     /// a sync sees it before the watch event arrives.
     pub fn observe(&self, rtype: &ResourceType, obj: Value) {
-        let id = StreamId {
-            group: rtype.api_resource.group.clone(),
-            kind: rtype.api_resource.kind.clone(),
-            namespace: None,
-        };
+        let id = StreamId::tracked(&rtype.api_resource.group, &rtype.api_resource.kind);
         let mut store = write(&self.shared.store);
         if store.covers(&id.group, &id.kind) {
             store.apply(&id, obj);
@@ -586,11 +557,7 @@ impl ClusterCache {
     /// Forgets an object we deleted (a late watch event from before the
     /// delete does not bring it back).
     pub fn forget(&self, rtype: &ResourceType, namespace: &str, name: &str) {
-        let id = StreamId {
-            group: rtype.api_resource.group.clone(),
-            kind: rtype.api_resource.kind.clone(),
-            namespace: None,
-        };
+        let id = StreamId::tracked(&rtype.api_resource.group, &rtype.api_resource.kind);
         write(&self.shared.store).delete(&id, namespace, name, 0);
     }
 

@@ -17,17 +17,37 @@ use crate::tracking::{self, TrackingMethod};
 /// group, kind, namespace, name: one object on a cluster.
 pub type ObjKey = (String, String, String, String);
 
-/// Which watch an object came from: a type cluster-wide (the objects
-/// Applications track, or every Namespace), or a type in one namespace (the
-/// children of tracked objects: Pods, ReplicaSets, ...).
+/// Which watch an object came from: a type's tracked objects (or every
+/// Namespace), or a type's objects in the namespaces Applications deploy
+/// into (the children of tracked objects: Pods, ReplicaSets, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StreamId {
     /// API group.
     pub group: String,
     /// Kind.
     pub kind: String,
-    /// `None`: cluster-wide; `Some(ns)`: one namespace.
-    pub namespace: Option<String>,
+    /// `false`: tracked objects; `true`: children, kept only in the
+    /// namespaces given with [`Store::add_child_namespaces`].
+    pub children: bool,
+}
+
+impl StreamId {
+    /// The stream of a type's tracked objects.
+    pub fn tracked(group: &str, kind: &str) -> Self {
+        StreamId {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            children: false,
+        }
+    }
+
+    /// The stream of a type's objects in the Applications' namespaces.
+    pub fn children(group: &str, kind: &str) -> Self {
+        StreamId {
+            children: true,
+            ..Self::tracked(group, kind)
+        }
+    }
 }
 
 /// What a Secret's values are replaced with in the cache: `sha256:` and the
@@ -89,6 +109,7 @@ pub struct StoreSize {
 #[derive(Debug)]
 pub struct Store {
     tracking: TrackingMethod,
+    child_namespaces: HashSet<String>,
     streams: HashMap<StreamId, Stream>,
     by_app: HashMap<String, HashSet<(StreamId, NsName)>>,
     by_owner: HashMap<String, HashSet<(StreamId, NsName)>>,
@@ -141,6 +162,7 @@ impl Store {
     pub fn new(tracking: TrackingMethod) -> Self {
         Store {
             tracking,
+            child_namespaces: HashSet::new(),
             streams: HashMap::new(),
             by_app: HashMap::new(),
             by_owner: HashMap::new(),
@@ -172,6 +194,25 @@ impl Store {
         change
     }
 
+    /// Keeps children in these namespaces too; returns whether one is new
+    /// (then the children streams must list again to see what was dropped).
+    pub fn add_child_namespaces(&mut self, namespaces: impl IntoIterator<Item = String>) -> bool {
+        let mut new = false;
+        for ns in namespaces {
+            if !ns.is_empty() {
+                new |= self.child_namespaces.insert(ns);
+            }
+        }
+        new
+    }
+
+    /// The namespaces children are kept in.
+    pub fn child_namespaces(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.child_namespaces.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// The streams the store holds.
     pub fn stream_ids(&self) -> Vec<StreamId> {
         self.streams.keys().cloned().collect()
@@ -181,9 +222,7 @@ impl Store {
     /// added or last interrupted (namespace streams of children only feed
     /// health and the tree, never a compare).
     pub fn synced(&self) -> bool {
-        self.streams
-            .iter()
-            .all(|(id, s)| s.synced || id.namespace.is_some())
+        self.streams.iter().all(|(id, s)| s.synced || id.children)
     }
 
     /// Whether every stream, namespace streams of children included, has
@@ -213,6 +252,14 @@ impl Store {
         }
     }
 
+    /// Marks a stream as due for a new list without dropping one in
+    /// progress (children, after new namespaces were added).
+    pub fn mark_stale(&mut self, id: &StreamId) {
+        if let Some(s) = self.streams.get_mut(id) {
+            s.synced = false;
+        }
+    }
+
     /// A list starts: objects arrive with [`Store::list_apply`] and replace
     /// the stream's at [`Store::end_list`].
     pub fn begin_list(&mut self, id: &StreamId) {
@@ -223,12 +270,10 @@ impl Store {
 
     /// One object of a list in progress.
     pub fn list_apply(&mut self, id: &StreamId, mut obj: Value) {
-        let tracking = self.tracking;
-        let Some(s) = self.streams.get_mut(id) else {
+        let Some(entry) = self.entry_for(id, &mut obj) else {
             return;
         };
-        trim(&mut obj);
-        let Some(entry) = make_entry(&obj, tracking, id) else {
+        let Some(s) = self.streams.get_mut(id) else {
             return;
         };
         let key = (
@@ -278,9 +323,7 @@ impl Store {
     /// to our apply). An older resourceVersion than the one held is ignored.
     pub fn apply(&mut self, id: &StreamId, mut obj: Value) -> Change {
         let mut change = Change::default();
-        let tracking = self.tracking;
-        trim(&mut obj);
-        let Some(entry) = make_entry(&obj, tracking, id) else {
+        let Some(entry) = self.entry_for(id, &mut obj) else {
             return change;
         };
         let key = (
@@ -341,6 +384,16 @@ impl Store {
             }
         }
         change
+    }
+
+    /// The entry to keep for an object of a stream, or `None` when the
+    /// stream does not keep it (untracked; a child outside our namespaces).
+    fn entry_for(&self, id: &StreamId, obj: &mut Value) -> Option<Entry> {
+        if id.children && !self.child_namespaces.contains(meta(obj, "namespace")) {
+            return None;
+        }
+        trim(obj);
+        make_entry(obj, self.tracking, id)
     }
 
     fn take(&mut self, id: &StreamId, key: &NsName) -> Option<Entry> {
@@ -412,31 +465,17 @@ impl Store {
     pub fn get(&self, key: &ObjKey) -> Option<Value> {
         let (group, kind, ns, name) = key;
         let nn = (ns.clone(), name.clone());
-        let wide = StreamId {
-            group: group.clone(),
-            kind: kind.clone(),
-            namespace: None,
-        };
-        if let Some(v) = self.value_of(&wide, &nn) {
-            return Some(v);
-        }
-        let local = StreamId {
-            namespace: Some(ns.clone()),
-            ..wide
-        };
-        self.value_of(&local, &nn)
+        self.value_of(&StreamId::tracked(group, kind), &nn)
+            .or_else(|| self.value_of(&StreamId::children(group, kind), &nn))
     }
 
     /// Whether the type of `key` is watched cluster-wide and synced: then
     /// an absent object is really absent (as far as the tracking selector
     /// lets us see).
     pub fn covers(&self, group: &str, kind: &str) -> bool {
-        let id = StreamId {
-            group: group.to_string(),
-            kind: kind.to_string(),
-            namespace: None,
-        };
-        self.streams.get(&id).is_some_and(|s| s.synced)
+        self.streams
+            .get(&StreamId::tracked(group, kind))
+            .is_some_and(|s| s.synced)
     }
 
     /// The objects tracked by `app`, with their types.
@@ -477,13 +516,8 @@ impl Store {
 
     /// Names of the Namespaces on the cluster (from the Namespace stream).
     pub fn namespaces(&self) -> BTreeSet<String> {
-        let id = StreamId {
-            group: String::new(),
-            kind: "Namespace".into(),
-            namespace: None,
-        };
         self.streams
-            .get(&id)
+            .get(&StreamId::tracked("", "Namespace"))
             .map(|s| s.objects.keys().map(|(_, n)| n.clone()).collect())
             .unwrap_or_default()
     }
@@ -502,7 +536,7 @@ fn make_entry(obj: &Value, tracking: TrackingMethod, id: &StreamId) -> Option<En
     let app = tracking::tracked_app(obj, tracking);
     // A cluster-wide stream of tracked objects keeps only tracked ones: with
     // annotation tracking it cannot select them on the server.
-    if id.namespace.is_none() && !(id.group.is_empty() && id.kind == "Namespace") && app.is_none() {
+    if !id.children && !(id.group.is_empty() && id.kind == "Namespace") && app.is_none() {
         return None;
     }
     let rv = meta(obj, "resourceVersion").parse().unwrap_or(0);
@@ -566,11 +600,7 @@ mod tests {
     }
 
     fn wide(kind: &str) -> StreamId {
-        StreamId {
-            group: String::new(),
-            kind: kind.into(),
-            namespace: None,
-        }
+        StreamId::tracked("", kind)
     }
 
     fn key(name: &str) -> ObjKey {
@@ -650,15 +680,19 @@ mod tests {
     }
 
     #[test]
-    fn children_are_found_by_owner_uid_and_namespace_streams_keep_everything() {
+    fn children_are_found_by_owner_uid_in_our_namespaces_only() {
         let mut s = Store::new(TrackingMethod::AnnotationAndLabel);
-        let pods = StreamId {
-            group: String::new(),
-            kind: "Pod".into(),
-            namespace: Some("ns".into()),
-        };
+        let pods = StreamId::children("", "Pod");
         s.add_stream(pods.clone(), rtype("", "Pod"));
+        assert!(s.add_child_namespaces(["ns".to_string()]));
+        assert!(!s.add_child_namespaces(["ns".to_string()]));
         s.begin_list(&pods);
+        // Elsewhere: dropped on arrival.
+        s.list_apply(
+            &pods,
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p3", "namespace": "other", "uid": "p3",
+                "ownerReferences": [{"uid": "rs-1"}]}}),
+        );
         s.list_apply(
             &pods,
             json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "namespace": "ns",
