@@ -710,6 +710,7 @@ fn limits_yaml(s: &Settings) -> String {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn controller_config(
     state: &Path,
     poll: &str,
@@ -1716,7 +1717,16 @@ async fn unmanaged(
         format!("{:+.1} MiB", rss1 - rss0),
         "caches them all (argo-cd #7647: 10k+ unmanaged objects, 7 GB)",
     );
-    noop_resync(api, &[client.clone()], FLEET_URL, commit, n, "5.", report).await
+    noop_resync(
+        api,
+        std::slice::from_ref(client),
+        FLEET_URL,
+        commit,
+        n,
+        "5.",
+        report,
+    )
+    .await
 }
 
 // ----- main -----------------------------------------------------------------------------

@@ -200,6 +200,32 @@ fn the_demo_leaves_a_controller_that_app_commands_reach_and_lab_down_stops() {
         listed.contains("gen-algo-dev-us-east-2") && listed.contains("Healthy"),
         "{listed}"
     );
+    // The resource tree, from the controller's cluster cache: the demo's
+    // Deployment owns a ReplicaSet, which owns its running Pods.
+    let tree = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env("FLOTILLA_HOME", h)
+        .env("FLOTILLA_SERVER", &server)
+        .env("FLOTILLA_TOKEN", token.trim())
+        .args(["app", "tree", "gen-algo-dev-us-east-2"])
+        .output()
+        .unwrap();
+    let tree_text = text(&tree.stdout);
+    assert!(tree.status.success(), "{tree_text}{}", text(&tree.stderr));
+    let lines: Vec<&str> = tree_text.lines().collect();
+    let deploy = lines
+        .iter()
+        .position(|l| l.starts_with("Deployment gen-algo-dev-us-east-2/") && l.contains("Synced"))
+        .unwrap_or_else(|| panic!("no Deployment in {tree_text}"));
+    assert!(
+        lines[deploy + 1].starts_with("└─ ReplicaSet "),
+        "{tree_text}"
+    );
+    assert!(
+        lines[deploy + 2].starts_with("   └─ Pod ") && lines[deploy + 2].contains("Running"),
+        "{tree_text}"
+    );
+    // The demo prints the same tree.
+    assert!(stdout.contains("└─ ReplicaSet "), "{stdout}");
     let out = flotilla(h, &["lab", "down"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

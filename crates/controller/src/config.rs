@@ -21,8 +21,8 @@
 //! clusters:
 //!   kubeconfig: ~/.kube/config          # default: $KUBECONFIG, else ~/.kube/config
 //!   contexts: [lab-eu, lab-us]          # default: every context of the kubeconfig
-//!   qps: 50                             # default 50; a number > 0 or `unlimited`
-//!   burst: 100                          # default 100, at least 1
+//!   qps: 200                            # default 200; a number > 0 or `unlimited`
+//!   burst: 400                          # default 400, at least 1
 //!   limits:                             # per context; what is left out comes from qps/burst
 //!     lab-us: {qps: 20, burst: 40}
 //! applications:                         # required, at least one entry
@@ -55,8 +55,9 @@
 //! (a watch when it starts) takes a token or waits for one. `qps` may be a
 //! fraction (`0.5`: one request every two seconds); `unlimited` turns the
 //! limit off, and `0` is refused rather than read as "no limit". The default
-//! is [`DEFAULT_CLUSTER_LIMITS`] (50/100, as Argo CD's application
-//! controller); client-go's own is 5/10 ([`flotilla_sync::CLIENT_GO_LIMITS`]).
+//! is [`DEFAULT_CLUSTER_LIMITS`] (200/400, the best measured; Argo CD's
+//! application controller uses 50/100); client-go's own is 5/10
+//! ([`flotilla_sync::CLIENT_GO_LIMITS`]).
 //! A `limits` entry overrides them for one context: its keys must be listed
 //! in `contexts` when `contexts` is given, and must be contexts of the
 //! kubeconfig when the controller starts.
@@ -2162,9 +2163,9 @@ clusters:
         assert_eq!(config.clusters.default_limits, DEFAULT_CLUSTER_LIMITS);
         assert_eq!(
             config.clusters.limits_for("any"),
-            ClusterLimits::new(50.0, 100)
+            ClusterLimits::new(200.0, 400)
         );
-        assert!(config.to_string().contains("  qps: 50\n  burst: 100\n"));
+        assert!(config.to_string().contains("  qps: 200\n  burst: 400\n"));
         assert_eq!(
             config.applications,
             vec![AppSourceConfig::Directory {

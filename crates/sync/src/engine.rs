@@ -428,6 +428,39 @@ pub struct SyncEngine {
     settings: EngineSettings,
     caches: Arc<std::sync::Mutex<HashMap<String, ClusterCache>>>,
     cache_events: broadcast::Sender<CacheEvent>,
+    predictions: Predictions,
+}
+
+/// (cluster, object, desired hash, live resourceVersion, force).
+type PredictionKey = (String, ObjKey, String, String, bool);
+
+/// Recent server-side dry-run answers, so that a sync right after the
+/// compare that decided it does not ask the server the same question again.
+/// Keyed by the live resourceVersion: any change on the cluster misses.
+#[derive(Clone, Default)]
+struct Predictions(Arc<std::sync::Mutex<HashMap<PredictionKey, (Value, String)>>>);
+
+impl Predictions {
+    /// Answers kept at most (they are taken by the sync that follows);
+    /// beyond it, all go.
+    const MAX: usize = 2_000;
+
+    fn get(&self, key: &PredictionKey, take: bool) -> Option<(Value, String)> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if take {
+            map.remove(key)
+        } else {
+            map.get(key).cloned()
+        }
+    }
+
+    fn put(&self, key: PredictionKey, answer: (Value, String)) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(key, answer);
+    }
 }
 
 impl fmt::Debug for SyncEngine {
@@ -566,6 +599,7 @@ impl SyncEngine {
             settings,
             caches: Arc::default(),
             cache_events,
+            predictions: Predictions::default(),
         }
     }
 
@@ -1435,20 +1469,42 @@ impl SyncEngine {
                     }
                     // Ask the server what applying would give.
                     let force = force_default || o.options.force() == Some(true);
-                    let (predicted, message) = match self.apply_one(&s.conn, o, true, force).await {
-                        Ok(p) => (p, String::new()),
-                        Err(SyncError::Conflict { managers, .. }) if !force => {
-                            let p = self.apply_one(&s.conn, o, true, true).await?;
-                            (p, format!("fields owned by {} differ", managers.join(", ")))
-                        }
-                        Err(e) => {
-                            return Ok(Compared {
-                                status: ResourceSyncStatus::OutOfSync,
-                                refresh_hash: false,
-                                predicted: None,
-                                diff: None,
-                                message: e.to_string(),
-                            })
+                    // The same desired object against the same live version
+                    // was dry-run a moment ago (a compare, then its sync):
+                    // the server's answer is the same.
+                    let memo_key = (
+                        s.conn.name().to_string(),
+                        o.key(),
+                        o.hash.clone(),
+                        meta_str(live, "resourceVersion").to_string(),
+                        force,
+                    );
+                    // A sync takes the answer (it applies next: the live
+                    // version changes); a compare leaves it for its sync.
+                    let memo = self.predictions.get(&memo_key, !with_diff);
+                    let (predicted, message) = match memo {
+                        Some(hit) => hit,
+                        None => {
+                            let answer = match self.apply_one(&s.conn, o, true, force).await {
+                                Ok(p) => (p, String::new()),
+                                Err(SyncError::Conflict { managers, .. }) if !force => {
+                                    let p = self.apply_one(&s.conn, o, true, true).await?;
+                                    (p, format!("fields owned by {} differ", managers.join(", ")))
+                                }
+                                Err(e) => {
+                                    return Ok(Compared {
+                                        status: ResourceSyncStatus::OutOfSync,
+                                        refresh_hash: false,
+                                        predicted: None,
+                                        diff: None,
+                                        message: e.to_string(),
+                                    })
+                                }
+                            };
+                            if !meta_str(live, "resourceVersion").is_empty() {
+                                self.predictions.put(memo_key, answer.clone());
+                            }
+                            answer
                         }
                     };
                     let mut pred_n = if hashed {

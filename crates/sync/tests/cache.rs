@@ -6,43 +6,19 @@
 //! answers, an Unknown comparison while the cache is not synced, nothing
 //! pruned from a stale view and no duplicates.
 
+mod common;
+use common::{init_tracing, lab_permit, manifests};
+
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flotilla_core::{Application, Manifest};
+use flotilla_core::Application;
 use flotilla_lab::TestLab;
 use flotilla_sync::{
-    AppStatus, CacheEvent, ClusterRegistry, EngineSettings, ResourceOperation, ResourceSyncStatus,
-    SyncEngine, SyncError, SyncSettings,
+    AppStatus, CacheEvent, ClusterRegistry, EngineSettings, ProgressEvent, ResourceOperation,
+    ResourceSyncStatus, SyncEngine, SyncError, SyncSettings,
 };
-
-async fn lab_permit() -> tokio::sync::SemaphorePermit<'static> {
-    static SEM: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SEM.get_or_init(|| tokio::sync::Semaphore::new(2))
-        .acquire()
-        .await
-        .expect("semaphore open")
-}
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
-}
-
-fn manifests(yaml: &str) -> Vec<Manifest> {
-    use serde::Deserialize;
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .filter_map(|doc| {
-            let v = serde_json::Value::deserialize(doc).expect("yaml document");
-            (!v.is_null()).then(|| Manifest::from_value(v).expect("object"))
-        })
-        .collect()
-}
 
 fn kubectl(lab: &TestLab, context: &str, args: &[&str], input: Option<&str>) -> String {
     use std::io::Write as _;
@@ -262,11 +238,18 @@ async fn compares_read_the_cache_and_unmanaged_objects_cost_nothing() -> anyhow:
         async move { got }
     })
     .await;
+    let before = conn.stats().snapshot();
     let status = engine.compare(&shop, Ok(manifests(SHOP))).await?;
     assert_eq!(
         status_of(&status, "ConfigMap", "web-config").status,
         ResourceSyncStatus::OutOfSync
     );
+    // The compare asked the server once (a dry run); the sync that follows
+    // reuses that answer and only applies.
+    let r = engine.sync(&shop, Ok(manifests(SHOP)), &waiting()).await;
+    assert!(r.succeeded(), "{:?}", r.error);
+    let made = conn.stats().snapshot().since(&before);
+    assert_eq!((made.dry_run, made.patch, made.list), (1, 1, 0), "{made:?}");
     // One more namespace (noise) and nothing else: the ConfigMaps never arrived.
     let grown = cache.stats().objects - objects;
     assert!(grown <= 1, "the cache grew by {grown} objects");
@@ -484,8 +467,48 @@ async fn faults_end_in_right_answers_and_never_prune_from_a_stale_cache() -> any
     //    watches cannot resume (410 Gone) and list again. While the server
     //    is away, comparisons are Unknown (not synced), and a sync prunes
     //    nothing.
+    //    The kill comes in the middle of a sync of 60 new ConfigMaps.
     compact_etcd(&process(&lab, "f", "etcd").1).await?;
-    kill(process(&lab, "f", "kube-apiserver").0);
+    let mut many = without_old_config();
+    for i in 0..60 {
+        many.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: extra-{i:02}}}\ndata: {{i: \"{i}\"}}\n"
+        ));
+    }
+    let apiserver = process(&lab, "f", "kube-apiserver").0;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let killer = tokio::spawn(async move {
+        if rx.recv().await.is_some() {
+            kill(apiserver);
+        }
+    });
+    let settings = SyncSettings {
+        progress: Some(Arc::new(move |e: &ProgressEvent| {
+            if matches!(
+                e,
+                ProgressEvent::Resource {
+                    operation: ResourceOperation::Created,
+                    ..
+                }
+            ) {
+                let _ = tx.send(());
+            }
+        })),
+        ..Default::default()
+    };
+    let r = engine.sync(&shop, Ok(manifests(&many)), &settings).await;
+    killer.await?;
+    assert!(
+        r.error.is_some(),
+        "the sync should fail when the API server dies"
+    );
+    assert!(
+        r.resources
+            .iter()
+            .all(|x| x.operation != ResourceOperation::Pruned),
+        "nothing is pruned by a sync that failed: {:?}",
+        r.resources
+    );
     let err = eventually("the cache to notice", Duration::from_secs(60), || {
         let engine = engine.clone();
         let shop = shop.clone();

@@ -1,8 +1,11 @@
 //! The sync engine against real lab clusters (kube-apiserver, etcd,
 //! controller-manager, scheduler and kwok on loopback).
 
+mod common;
+use common::{init_tracing, lab_permit, manifests};
+
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flotilla_core::{Application, Manifest};
@@ -12,36 +15,8 @@ use flotilla_sync::{
     SyncError, SyncSettings,
 };
 
-/// At most two labs at once: the machine has two cores.
-async fn lab_permit() -> tokio::sync::SemaphorePermit<'static> {
-    static SEM: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SEM.get_or_init(|| tokio::sync::Semaphore::new(2))
-        .acquire()
-        .await
-        .expect("semaphore open")
-}
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
-}
-
 fn app(yaml: &str) -> Application {
     serde_yaml_ng::from_str(yaml).expect("application yaml")
-}
-
-fn manifests(yaml: &str) -> Vec<Manifest> {
-    use serde::Deserialize;
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .filter_map(|doc| {
-            let v = serde_json::Value::deserialize(doc).expect("yaml document");
-            (!v.is_null()).then(|| Manifest::from_value(v).expect("object"))
-        })
-        .collect()
 }
 
 fn kubectl(lab: &TestLab, context: &str, args: &[&str]) -> String {

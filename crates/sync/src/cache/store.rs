@@ -536,7 +536,8 @@ fn make_entry(obj: &Value, tracking: TrackingMethod, id: &StreamId) -> Option<En
     let app = tracking::tracked_app(obj, tracking);
     // A cluster-wide stream of tracked objects keeps only tracked ones: with
     // annotation tracking it cannot select them on the server.
-    if !id.children && !(id.group.is_empty() && id.kind == "Namespace") && app.is_none() {
+    let keeps_all = id.children || (id.group.is_empty() && id.kind == "Namespace");
+    if !keeps_all && app.is_none() {
         return None;
     }
     let rv = meta(obj, "resourceVersion").parse().unwrap_or(0);
