@@ -397,7 +397,7 @@ mod tests {
         assert_ne!(ClusterLimits::new(5.0, 10), ClusterLimits::new(5.0, 11));
         assert_ne!(ClusterLimits::new(5.0, 10), ClusterLimits::UNLIMITED);
         assert_eq!(ClusterLimits::default(), DEFAULT_CLUSTER_LIMITS);
-        assert_eq!(DEFAULT_CLUSTER_LIMITS.to_string(), "50 qps, burst 100");
+        assert_eq!(DEFAULT_CLUSTER_LIMITS.to_string(), "200 qps, burst 400");
         assert_eq!(ClusterLimits::new(0.5, 0).to_string(), "0.5 qps, burst 1");
         assert_eq!(ClusterLimits::UNLIMITED.to_string(), "unlimited");
         assert!(TokenBucket::new(ClusterLimits::UNLIMITED, Instant::now()).is_none());
