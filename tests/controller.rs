@@ -684,3 +684,227 @@ async fn a_controller_killed_mid_sync_converges_after_restart_without_duplicates
         "the controller stops cleanly on SIGTERM: {status}"
     );
 }
+
+/// What the web UI reads and does, through the API on the lab: a selective
+/// sync applies only what it names (and refuses what it cannot), one
+/// resource in detail (live, desired, diff, events; no Secret value), the
+/// ApplicationSet's parameters, the clusters with their caches, the
+/// repositories with their commits, and deletion with and without cascade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ui_api_selects_resources_shows_details_and_deletes_with_or_without_cascade() {
+    use flotilla_controller::views::{
+        AppSetView, ClusterView, OperationView, RepositoryView, ResourceDetail,
+    };
+    let _serial = serial().await;
+    let env = Env::start(true).await;
+    let config = env.config("webhook", "1h", "");
+    let ctl = Running::start(&config).await;
+    ctl.converged(Duration::from_secs(120)).await;
+    let http = reqwest::Client::new();
+    let east = Env::app("us-east-2");
+    let api = |path: String| format!("{}/api/v1/{path}", ctl.base);
+
+    // Automated sync off (a rollback to the current sync), so drift stays.
+    let history: Vec<OperationView> =
+        get_json(&http, api(format!("applications/{east}/history"))).await;
+    let answer = http
+        .post(api(format!("applications/{east}/rollback")))
+        .bearer_auth(API_TOKEN)
+        .json(&serde_json::json!({"id": history[0].id}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_success(),
+        "{}",
+        answer.text().await.unwrap()
+    );
+    let ns = Env::namespace("us-east-2");
+    for d in ["gen-algo-api", "gen-algo-webui"] {
+        env.kubectl(
+            "us-east-2",
+            &[
+                "-n",
+                &ns,
+                "scale",
+                &format!("deployment/{d}"),
+                "--replicas=4",
+            ],
+        );
+    }
+    eventually("east OutOfSync", Duration::from_secs(30), || {
+        ctl.app(&east).filter(|a| a.sync == "OutOfSync").map(|_| ())
+    })
+    .await;
+
+    // One resource in detail: the diff says what drifted.
+    let detail: ResourceDetail = get_json(&http, api(format!(
+            "applications/{east}/resource?group=apps&kind=Deployment&namespace={ns}&name=gen-algo-webui"
+        ))).await;
+    assert_eq!(detail.status, "OutOfSync");
+    assert!(detail.diff.contains("-  replicas: 4"), "{}", detail.diff);
+    assert!(detail.live.contains("replicas: 4") && detail.desired.contains("replicas:"));
+    assert!(detail.side_by_side.iter().any(|l| l.tag == "change"));
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.reason == "ScalingReplicaSet"),
+        "{:?}",
+        detail.events
+    );
+    let secret = http
+        .get(api(format!(
+            "applications/{east}/resource?group=&kind=Secret&namespace={ns}&name=gen-algo-api-env"
+        )))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(secret.contains("DB_URL: ++++++++"), "{secret}");
+    assert!(
+        !secret.contains("postgres") && !secret.contains("cG9zdGdyZXM"),
+        "{secret}"
+    );
+
+    // A selection that is not there, or with prune, is refused.
+    for (body, says) in [
+        (
+            serde_json::json!({"resources": ["apps:Deployment:nope"]}),
+            "apps:Deployment:nope",
+        ),
+        (
+            serde_json::json!({"resources": ["Deployment/x"]}),
+            "GROUP:KIND:NAME",
+        ),
+        (
+            serde_json::json!({"resources": ["apps:Deployment:gen-algo-api"], "prune": true}),
+            "prune cannot go with a resource selection",
+        ),
+    ] {
+        let answer = http
+            .post(api(format!("applications/{east}/sync")))
+            .bearer_auth(API_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400);
+        let text = answer.text().await.unwrap();
+        assert!(text.contains(says), "{text}");
+    }
+    // A selective sync applies only what it names.
+    let op: OperationView = http
+        .post(api(format!("applications/{east}/sync")))
+        .bearer_auth(API_TOKEN)
+        .json(&serde_json::json!({"resources": [format!("apps:Deployment:{ns}/gen-algo-api")]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(op.phase, "Succeeded", "{}", op.message);
+    let names: Vec<&str> = op.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["gen-algo-api"]);
+    assert_eq!(api_replicas(&env, "us-east-2"), "2");
+    assert_eq!(
+        jsonpath(
+            &env,
+            "us-east-2",
+            "deployment/gen-algo-webui",
+            "{.spec.replicas}"
+        ),
+        "4",
+        "outside the selection"
+    );
+
+    // The ApplicationSet's parameters, the clusters, the repositories.
+    let sets: Vec<AppSetView> = get_json(&http, api("applicationsets".into())).await;
+    let gen = sets
+        .iter()
+        .find(|s| s.applications.contains(&east))
+        .unwrap();
+    assert!(!gen.generators.is_empty());
+    let param = gen
+        .parameters
+        .iter()
+        .find(|p| p.application == east)
+        .unwrap();
+    assert!(param.generator.starts_with("spec.generators["), "{param:?}");
+    assert!(!param.parameters.is_empty(), "{param:?}");
+    let clusters: Vec<ClusterView> = get_json(&http, api("clusters".into())).await;
+    let lab_east = clusters.iter().find(|c| c.name == "lab-us-east-2").unwrap();
+    assert_eq!(lab_east.state, "Connected");
+    assert!(lab_east.version.starts_with("v1."), "{lab_east:?}");
+    assert!(lab_east
+        .cache
+        .as_ref()
+        .is_some_and(|c| c.objects > 0 && c.synced));
+    let repos: Vec<RepositoryView> = get_json(&http, api("repositories".into())).await;
+    let head = git_head(&env);
+    assert!(
+        repos
+            .iter()
+            .flat_map(|r| &r.revisions)
+            .any(|v| v.commit == head && !v.subject.is_empty()),
+        "{repos:?}"
+    );
+
+    // Delete without cascade: the Application goes, its resources stay.
+    let west = Env::app("us-west-2");
+    let answer = http
+        .delete(api(format!("applications/{west}?cascade=false")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    assert!(ctl.app(&west).is_none());
+    assert_eq!(api_replicas(&env, "us-west-2"), "1", "resources kept");
+    // With cascade: its resources are deleted from the cluster.
+    let answer = http
+        .delete(api(format!("applications/{east}")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    eventually("east's Deployment deleted", Duration::from_secs(60), || {
+        let out = env.kubectl_output(
+            "us-east-2",
+            &["-n", &ns, "get", "deployment/gen-algo-api", "-o", "name"],
+        );
+        (!out.status.success()).then_some(())
+    })
+    .await;
+    ctl.stop().await;
+}
+
+/// GETs `url` with the API token and decodes the JSON answer.
+async fn get_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String) -> T {
+    let answer = http
+        .get(&url)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .expect("GET");
+    assert!(
+        answer.status().is_success(),
+        "GET {url}: {}",
+        answer.status()
+    );
+    answer.json().await.expect("JSON")
+}
+
+fn git_head(env: &Env) -> String {
+    let out = Command::new("git")
+        .current_dir(&env.work)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("git");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

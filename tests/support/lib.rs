@@ -34,4 +34,5 @@ pub fn port_open(port: u16) -> bool {
 pub fn pid_running(pid: u32, binary: &Path) -> bool {
     flotilla_lab::process::is_alive(pid, binary)
 }
+pub mod browser;
 pub mod e2e;

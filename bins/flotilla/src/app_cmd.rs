@@ -178,6 +178,7 @@ pub async fn run(cmd: AppCmd) -> anyhow::Result<i32> {
             let request = SyncRequest {
                 prune: a.prune.then_some(true),
                 dry_run: a.dry_run,
+                ..SyncRequest::default()
             };
             let path = [a.name.as_str(), "sync"];
             let body = client
@@ -708,6 +709,7 @@ mod tests {
         AppView {
             name: "web".into(),
             project: "default".into(),
+            labels: Default::default(),
             app_set: Some("regional".into()),
             repo: "https://github.com/acme/deploy".into(),
             path: "apps/web".into(),

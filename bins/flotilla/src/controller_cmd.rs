@@ -25,7 +25,9 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("the API listener has no address")?;
     // One line a person or a script can read: where the API is.
-    println!("flotilla controller: API on http://{addr}");
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    println!("flotilla controller: API on {scheme}://{addr}");
+    eprintln!("web UI on {scheme}://{addr}/");
     eprintln!(
         "state in {}, polling every {}",
         controller.config().state_dir.display(),

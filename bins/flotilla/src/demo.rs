@@ -82,15 +82,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let addr = outcome?;
     println!();
+    println!("Web UI: {addr}/");
+    println!(
+        "  sign in with the user name left empty and the API token as the password: $(cat {})",
+        dir.join("api-token").display()
+    );
+    println!();
     println!("The lab and the controller keep running. Try:");
     println!("  eval \"$(flotilla lab env)\"");
     println!(
         "  export FLOTILLA_SERVER={addr} FLOTILLA_TOKEN=$(cat {})",
         dir.join("api-token").display()
     );
-    println!(
-        "  flotilla app list                      # also {addr}/ in a browser (with the token)"
-    );
+    println!("  flotilla app list");
     println!("  flotilla app get gen-algo-dev-us-east-2");
     println!("  flotilla app tree gen-algo-dev-us-east-2      # Deployment -> ReplicaSet -> Pods");
     println!("  flotilla app get status-page-dev-us-east-2   # the Helm chart's Application");
@@ -186,12 +190,18 @@ async fn demo(lab: &Lab, example: &Path, dir: &Path, timeout: Duration) -> anyho
     write_private(&dir.join("vault-token"), &info.root_token)?;
     write_private(&dir.join("webhook-secret"), &random_token())?;
     let port = process::free_port(Some(8080))?;
+    // Each region's cluster labelled as a cluster Secret would be in Argo CD.
+    let labels: String = state
+        .regions
+        .keys()
+        .map(|r| format!("    lab-{r}: {{region: {r}}}\n"))
+        .collect();
     let config = format!(
         "# Written by `flotilla demo`.\n\
 stateDir: state\n\
 pollInterval: 15s\n\
 repositories:\n  - url: {EXAMPLE_URL}\n    substitute: {repo}\n  - url: {CHARTS_URL}\n    type: helm\n    substitute: {charts}\n\
-clusters:\n  kubeconfig: {kubeconfig}\n\
+clusters:\n  kubeconfig: {kubeconfig}\n  labels:\n{labels}\
 applications:\n  - repo: {EXAMPLE_URL}\n    revision: HEAD\n    paths: [{sets}]\n\
 vault:\n  address: {vault}\n  tokenFrom: {{file: vault-token}}\n  caCert: {ca}\n\
 api:\n  listen: 127.0.0.1:{port}\n  tokenFrom: {{file: api-token}}\n\

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin_cmd;
 mod app_cmd;
 mod appset_cmd;
 mod controller_cmd;
@@ -57,6 +58,9 @@ enum Command {
     /// Applications of a running controller: list, get, history, sync, rollback.
     #[command(subcommand)]
     App(app_cmd::AppCmd),
+    /// Administration helpers: hash a password for `api.users`.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCmd),
 }
 
 fn main() -> ExitCode {
@@ -72,9 +76,11 @@ fn main() -> ExitCode {
     // Short commands start faster on one thread; the lab starts regions in
     // parallel and wants the multi-threaded runtime.
     let mut builder = match cli.command {
-        Command::Repo(_) | Command::Render(_) | Command::Appset(_) | Command::Helm(_) => {
-            tokio::runtime::Builder::new_current_thread()
-        }
+        Command::Repo(_)
+        | Command::Render(_)
+        | Command::Appset(_)
+        | Command::Helm(_)
+        | Command::Admin(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
     let rt = match builder.enable_all().build() {
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
             Command::Status(args) => sync_cmd::run_status(args).await,
             Command::Controller(args) => controller_cmd::run(args).await.map(|()| 0),
             Command::App(cmd) => app_cmd::run(cmd).await,
+            Command::Admin(cmd) => admin_cmd::run(cmd).await.map(|()| 0),
         }
     });
     match result {

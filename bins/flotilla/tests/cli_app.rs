@@ -71,6 +71,7 @@ fn app(name: &str) -> AppView {
     AppView {
         name: name.into(),
         project: "default".into(),
+        labels: Default::default(),
         app_set: Some("regional".into()),
         repo: "https://github.com/acme/deploy".into(),
         path: format!("apps/{name}"),

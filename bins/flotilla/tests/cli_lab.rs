@@ -1,31 +1,12 @@
 //! `flotilla lab` and `flotilla demo` driven as a user drives them, against
 //! real control planes.
 
+mod common;
+
+use common::{flotilla, text, Down};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn flotilla(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(args)
-        .env("FLOTILLA_HOME", home)
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("flotilla runs")
-}
-
-/// Runs `flotilla lab down` for a home when dropped, so a failing test (or
-/// a command that died half-way) leaves no lab running.
-struct Down<'a>(&'a Path);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = flotilla(self.0, &["lab", "down"]);
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::Command;
 
 /// The `export K='V'` lines of `lab env` as pairs.
 fn parse_env(out: &str) -> Vec<(String, String)> {

@@ -133,6 +133,8 @@ pub struct GeneratedApplication {
     pub application: Application,
     /// The generator and parameter source it came from.
     pub origin: Origin,
+    /// The parameter set the template was rendered with.
+    pub parameters: Params,
 }
 
 /// What [`generate_with`] returns.
@@ -236,6 +238,7 @@ pub fn generate_with(
         for set in sets {
             let origin = Origin::new(path.clone(), set.source);
             let application = template.render(&name, &renderer, &set.params, &origin)?;
+            let parameters = set.params;
             if let Some(first) = names.get(application.name()) {
                 return Err(AppsetError::DuplicateName {
                     appset: name.clone(),
@@ -256,6 +259,7 @@ pub fn generate_with(
             generation.applications.push(GeneratedApplication {
                 application,
                 origin,
+                parameters,
             });
         }
     }

@@ -5,10 +5,13 @@
 //! |---|---|---|
 //! | `GET /healthz` | `{"status":"ok","ready":true}` | none |
 //! | `GET /metrics` | Prometheus text | read |
-//! | `GET /` | status page (HTML) | read |
+//! | `GET /`, `/applications`, ... | the web UI ([`crate::ui`]) | session |
 //! | `GET /api/v1/applications` | [`AppView`] list | read |
 //! | `GET /api/v1/applications/{name}` | [`AppView`] with resources | read |
 //! | `GET /api/v1/applications/{name}/history` | [`OperationView`] list, newest first | read |
+//! | `GET /api/v1/applications/{name}/resource?group=&kind=&namespace=&name=` | [`crate::views::ResourceDetail`]: live, desired, diff, events | read |
+//! | `DELETE /api/v1/applications/{name}?cascade=true` | delete it (and its resources) | token |
+//! | `GET /api/v1/repositories` | [`crate::views::RepositoryView`] list | read |
 //! | `GET /api/v1/applications/{name}/tree` | [`crate::controller::ResourceTree`]: managed resources and what they own, with health | read |
 //! | `POST /api/v1/applications/{name}/sync` | body [`SyncRequest`], answers the finished [`OperationView`] | token |
 //! | `POST /api/v1/applications/{name}/rollback` | body [`RollbackRequest`] | token |
@@ -27,11 +30,14 @@
 //! [`ClusterView`]: crate::views::ClusterView
 
 use std::net::SocketAddr;
+use std::path::Path as FilePath;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use subtle::ConstantTimeEq;
@@ -52,19 +58,37 @@ pub enum ApiError {
         #[source]
         source: std::io::Error,
     },
+    /// The certificate pair of `api.tls` could not be loaded.
+    #[error("api.tls: {0}")]
+    Tls(String),
 }
 
+/// How long open connections (a UI's event stream) may take to finish
+/// after the controller stops, when serving HTTPS.
+const TLS_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// A bound API server; [`Server::serve`] runs it until the controller stops.
+///
+/// It serves HTTPS (rustls; HTTP/2 and HTTP/1.1) when `api.tls` is
+/// configured, plain HTTP otherwise. Handlers can read the client's
+/// address with `axum::extract::ConnectInfo<SocketAddr>`.
 pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,
     controller: Controller,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl Server {
-    /// Binds the address of the configuration (`api.listen`).
+    /// Binds the address of the configuration (`api.listen`), and loads
+    /// the certificate pair of `api.tls` if there is one.
     pub async fn bind(controller: &Controller) -> Result<Server, ApiError> {
-        let addr = controller.config().api.listen;
+        let api = &controller.config().api;
+        let tls = match &api.tls {
+            Some(tls) => Some(load_tls(&tls.cert_file, &tls.key_file)?),
+            None => None,
+        };
+        let addr = api.listen;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ApiError::Bind { addr, source })?;
@@ -72,7 +96,21 @@ impl Server {
             listener,
             router: router(controller.clone()),
             controller: controller.clone(),
+            tls,
         })
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves `router` instead of [`router`]'s routes (an embedder's own
+    /// routes, or the API merged with more), on the same address, TLS and
+    /// shutdown.
+    pub fn with_router(mut self, router: Router) -> Server {
+        self.router = router;
+        self
     }
 
     /// The address bound (with the port chosen when it was 0).
@@ -83,29 +121,86 @@ impl Server {
     /// Serves until the controller shuts down.
     pub async fn serve(self) -> std::io::Result<()> {
         let token = self.controller.shutdown_token();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let Some(tls) = self.tls else {
+            return axum::serve(self.listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await;
+        };
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
+            .handle(handle.clone())
+            .serve(app);
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            () = token.cancelled() => {
+                handle.graceful_shutdown(Some(TLS_SHUTDOWN_GRACE));
+                server.await
+            }
+        }
     }
+}
+
+/// The rustls configuration serving the PEM certificate chain in `cert`
+/// with the private key in `key` (ring as the crypto provider, as the rest
+/// of Flotilla).
+fn load_tls(
+    cert: &FilePath,
+    key: &FilePath,
+) -> Result<axum_server::tls_rustls::RustlsConfig, ApiError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ApiError::Tls(format!("certFile {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ApiError::Tls(format!(
+            "certFile {}: no PEM certificate in it",
+            cert.display()
+        )));
+    }
+    let private_key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ApiError::Tls(format!("keyFile {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ApiError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, private_key)
+        .map_err(|e| ApiError::Tls(format!("{} and {}: {e}", cert.display(), key.display())))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(config),
+    ))
 }
 
 /// The API's routes over `controller`.
 pub fn router(controller: Controller) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/", get(page))
         .route("/api/v1/applications", get(list_apps))
-        .route("/api/v1/applications/{name}", get(get_app))
+        .route(
+            "/api/v1/applications/{name}",
+            get(get_app).delete(delete_app),
+        )
         .route("/api/v1/applications/{name}/history", get(history))
         .route("/api/v1/applications/{name}/tree", get(tree))
+        .route("/api/v1/applications/{name}/resource", get(resource))
         .route("/api/v1/applications/{name}/sync", post(sync))
         .route("/api/v1/applications/{name}/rollback", post(rollback))
         .route("/api/v1/applications/{name}/refresh", post(refresh))
         .route("/api/v1/applicationsets", get(list_sets))
         .route("/api/v1/clusters", get(clusters))
+        .route("/api/v1/repositories", get(repositories))
         .route("/api/webhook", post(webhook_push))
-        .with_state(controller)
+        .with_state(controller.clone());
+    api.merge(crate::ui::router(crate::ui::Ui::new(controller)))
+        .layer(axum::middleware::from_fn(crate::ui::auth::security_headers))
 }
 
 type Answer = Result<Response, (StatusCode, Json<ErrorView>)>;
@@ -123,22 +218,14 @@ fn error_answer(e: ControllerError) -> (StatusCode, Json<ErrorView>) {
     let code = match &e {
         ControllerError::NotFound(_) | ControllerError::NoSuchEntry { .. } => StatusCode::NOT_FOUND,
         ControllerError::Busy(_) => StatusCode::CONFLICT,
+        ControllerError::Invalid(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     refuse(code, e.to_string())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
 fn token_ok(c: &Controller, headers: &HeaderMap) -> bool {
-    match (&c.config().api.token, bearer(headers)) {
+    match (&c.config().api.token, crate::ui::auth::bearer(headers)) {
         (Some(t), Some(given)) => bool::from(t.expose().as_bytes().ct_eq(given.as_bytes())),
         _ => false,
     }
@@ -277,6 +364,57 @@ async fn refresh(
         .into_response())
 }
 
+/// `?group=&kind=&namespace=&name=` of one resource.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ResourceQuery {
+    group: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+async fn resource(
+    State(c): State<Controller>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ResourceQuery>,
+) -> Answer {
+    check_read(&c, &headers)?;
+    c.resource(&name, &q.group, &q.kind, &q.namespace, &q.name)
+        .await
+        .map(|d| Json(d).into_response())
+        .map_err(error_answer)
+}
+
+/// `?cascade=true|false` (default true, as `argocd app delete`).
+#[derive(Debug, serde::Deserialize)]
+struct DeleteQuery {
+    #[serde(default = "yes")]
+    cascade: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn delete_app(
+    State(c): State<Controller>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DeleteQuery>,
+) -> Answer {
+    check_write(&c, &headers)?;
+    c.delete_application(&name, q.cascade)
+        .map_err(error_answer)?;
+    Ok(Json(serde_json::json!({"deleted": name, "cascade": q.cascade})).into_response())
+}
+
+async fn repositories(State(c): State<Controller>, headers: HeaderMap) -> Answer {
+    check_read(&c, &headers)?;
+    Ok(Json(c.repository_views()).into_response())
+}
+
 async fn list_sets(State(c): State<Controller>, headers: HeaderMap) -> Answer {
     check_read(&c, &headers)?;
     Ok(Json(c.application_sets()).into_response())
@@ -284,7 +422,7 @@ async fn list_sets(State(c): State<Controller>, headers: HeaderMap) -> Answer {
 
 async fn clusters(State(c): State<Controller>, headers: HeaderMap) -> Answer {
     check_read(&c, &headers)?;
-    Ok(Json(c.clusters()).into_response())
+    Ok(Json(c.cluster_details().await).into_response())
 }
 
 async fn webhook_push(State(c): State<Controller>, headers: HeaderMap, body: Bytes) -> Answer {
@@ -331,53 +469,4 @@ async fn webhook_push(State(c): State<Controller>, headers: HeaderMap, body: Byt
             Ok(Json(serde_json::json!({"refreshed": repos})).into_response())
         }
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn page(State(c): State<Controller>, headers: HeaderMap) -> Answer {
-    check_read(&c, &headers)?;
-    let mut rows = String::new();
-    for a in c.applications() {
-        let op = a
-            .operation
-            .as_ref()
-            .map(|o| format!("{} ({})", o.phase, o.trigger))
-            .unwrap_or_default();
-        let problems = a
-            .conditions
-            .iter()
-            .map(|c| escape(&format!("{}: {}", c.kind, c.message)))
-            .collect::<Vec<_>>()
-            .join("<br>");
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
-            escape(&a.name),
-            escape(&a.cluster),
-            escape(&a.namespace),
-            escape(&a.sync),
-            escape(&a.sync),
-            escape(&a.health),
-            escape(&a.health),
-            escape(a.revision.get(..7).unwrap_or(&a.revision)),
-            escape(&op),
-            problems,
-        ));
-    }
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Flotilla</title>\
-<meta http-equiv=\"refresh\" content=\"5\">\
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
-.Synced,.Healthy{{color:#080}}.OutOfSync,.Progressing{{color:#b60}}\
-.Degraded,.Unknown,.Missing{{color:#b00}}</style></head><body>\
-<h1>Flotilla</h1><table><tr><th>Application</th><th>Cluster</th><th>Namespace</th>\
-<th>Sync</th><th>Health</th><th>Revision</th><th>Last operation</th><th>Conditions</th></tr>\n{rows}</table></body></html>"
-    );
-    Ok(Html(html).into_response())
 }

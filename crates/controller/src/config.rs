@@ -25,6 +25,8 @@
 //!   burst: 400                          # default 400, at least 1
 //!   limits:                             # per context; what is left out comes from qps/burst
 //!     lab-us: {qps: 20, burst: 40}
+//!   labels:                             # per context: what the clusters generator and the UI see
+//!     lab-us: {region: us-east-1, env: prod}
 //! applications:                         # required, at least one entry
 //!   - repo: https://github.com/acme/deploy.git
 //!     revision: HEAD                    # default HEAD
@@ -39,6 +41,16 @@
 //!   listen: 127.0.0.1:8080              # default; port 0 picks a free port
 //!   tokenFrom: {file: ./api-token}      # without it, mutating calls are refused
 //!   anonymousRead: true                 # default false
+//!   users:                              # web UI sign-in; hashes from `flotilla admin hash-password`
+//!     - name: alice
+//!       passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$..."   # argon2 PHC string
+//!     - name: bob
+//!       passwordHash: "$argon2id$v=19$m=19456,t=2,p=1$..."
+//!       readOnly: true                  # default false: sees everything, changes nothing
+//!   tls:                                # serve HTTPS (rustls); both files must exist
+//!     certFile: ./tls/cert.pem          # PEM, the certificate chain (leaf first)
+//!     keyFile: ./tls/key.pem            # PEM, its private key (PKCS#8, PKCS#1 or SEC1)
+//!   sessionTtl: 24h                     # default 24h (as Argo CD); between 1m and 365d
 //! webhook:
 //!   github: {secretFrom: {env: GH_SECRET}}
 //!   gitlab: {secretFrom: {env: GL_SECRET}}
@@ -63,7 +75,7 @@
 //! kubeconfig when the controller starts.
 //!
 //! Relative paths (`stateDir`, `substitute`, `directory`, `caCert`,
-//! `kubeconfig`, secret `file`s) are resolved against the directory of the
+//! `kubeconfig`, `api.tls` files, secret `file`s) are resolved against the directory of the
 //! configuration file; a leading `~` expands to `$HOME`. Durations are
 //! written the [`humantime`] way (`500ms`, `180s`, `3m`, `1h 30m`).
 //!
@@ -72,6 +84,16 @@
 //! removed) or `{value: "..."}`. Secrets are resolved when the file is loaded
 //! and held in [`SecretString`]s, which never print their value; no error
 //! message quotes a secret either.
+//!
+//! `api.users` are the people who sign in to the web UI with a user name
+//! and password; an empty user name with the API token (`tokenFrom`) as
+//! the password signs in too, with full rights. A `passwordHash` is an
+//! argon2 PHC string (`$argon2id$v=19$...`, as `flotilla admin
+//! hash-password` prints); it is checked when the file is loaded, and shown
+//! by no message. A `readOnly` user sees everything and changes nothing.
+//! With `api.tls`, the API and the UI are served over HTTPS only, and
+//! session cookies are marked `Secure`. A UI session lasts `sessionTtl`
+//! after sign-in.
 //!
 //! An invalid file is reported with *every* problem found, each with its line
 //! and column, see [`ConfigError::Invalid`]:
@@ -124,6 +146,12 @@ pub const DEFAULT_SELF_HEAL_DELAY: Duration = Duration::from_secs(1);
 /// `api.listen` when none is given: `127.0.0.1:8080`.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
+/// `api.sessionTtl` when none is given: 24 hours, as Argo CD's sessions.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The shortest `api.sessionTtl` accepted.
+pub const MIN_SESSION_TTL: Duration = Duration::from_secs(60);
+/// The longest `api.sessionTtl` accepted.
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// `concurrency.reconciles` when none is given.
 pub const DEFAULT_RECONCILES: usize = 10;
 /// `concurrency.syncs` when none is given.
@@ -221,6 +249,10 @@ pub struct ClustersConfig {
     /// taken from `qps` and `burst`. When `contexts` is given, every name is
     /// one of them.
     pub limits: BTreeMap<String, ClusterLimits>,
+    /// `labels`: labels per context name, as Argo CD's cluster Secrets carry
+    /// them (the `clusters` generator's selector and `{{metadata.labels.*}}`
+    /// read them). When `contexts` is given, every name is one of them.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ClustersConfig {
@@ -279,6 +311,12 @@ pub struct ApiConfig {
     pub token: Option<SecretString>,
     /// Whether read-only calls are allowed without the token.
     pub anonymous_read: bool,
+    /// The people who sign in to the web UI (`users`), names unique.
+    pub users: Vec<UserConfig>,
+    /// The certificate pair to serve HTTPS with (`tls`); plain HTTP without.
+    pub tls: Option<TlsConfig>,
+    /// How long a web UI session lasts after sign-in (`sessionTtl`).
+    pub session_ttl: Duration,
 }
 
 impl Default for ApiConfig {
@@ -287,8 +325,35 @@ impl Default for ApiConfig {
             listen: DEFAULT_LISTEN,
             token: None,
             anonymous_read: false,
+            users: Vec::new(),
+            tls: None,
+            session_ttl: DEFAULT_SESSION_TTL,
         }
     }
+}
+
+/// One `api.users` entry: someone who signs in to the web UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConfig {
+    /// The user name (`name`), not empty.
+    pub name: String,
+    /// The argon2 PHC string (`passwordHash`, `$argon2id$v=19$...`). It
+    /// parsed as an argon2 hash with valid parameters when the file was
+    /// loaded. Held as a secret so that it is never printed.
+    pub password_hash: SecretString,
+    /// Whether the user may only look (`readOnly`, default false).
+    pub read_only: bool,
+}
+
+/// `api.tls`: the certificate pair HTTPS is served with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first (`certFile`); it existed when
+    /// the configuration was loaded.
+    pub cert_file: PathBuf,
+    /// The private key, PEM (`keyFile`); it existed when the configuration
+    /// was loaded.
+    pub key_file: PathBuf,
 }
 
 /// `webhook`: the secret each Git hosting service signs (or sends) its
@@ -497,6 +562,13 @@ impl fmt::Display for ControllerConfig {
                 )?;
             }
         }
+        if !self.clusters.labels.is_empty() {
+            writeln!(f, "  labels:")?;
+            for (context, labels) in &self.clusters.labels {
+                let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                writeln!(f, "    {context}: {{{}}}", pairs.join(", "))?;
+            }
+        }
         writeln!(f, "applications:")?;
         for source in &self.applications {
             match source {
@@ -529,6 +601,24 @@ impl fmt::Display for ControllerConfig {
         writeln!(f, "  listen: {}", self.api.listen)?;
         writeln!(f, "  token: {}", secret(&self.api.token))?;
         writeln!(f, "  anonymousRead: {}", self.api.anonymous_read)?;
+        if !self.api.users.is_empty() {
+            writeln!(f, "  users:")?;
+            for user in &self.api.users {
+                writeln!(f, "    - name: {}", user.name)?;
+                writeln!(f, "      passwordHash: {}", user.password_hash)?;
+                writeln!(f, "      readOnly: {}", user.read_only)?;
+            }
+        }
+        if let Some(tls) = &self.api.tls {
+            writeln!(f, "  tls:")?;
+            writeln!(f, "    certFile: {}", tls.cert_file.display())?;
+            writeln!(f, "    keyFile: {}", tls.key_file.display())?;
+        }
+        writeln!(
+            f,
+            "  sessionTtl: {}",
+            humantime::format_duration(self.api.session_ttl)
+        )?;
         writeln!(f, "webhook:")?;
         writeln!(f, "  github: {}", secret(&self.webhook.github))?;
         writeln!(f, "  gitlab: {}", secret(&self.webhook.gitlab))?;
@@ -1396,7 +1486,7 @@ impl Checker<'_> {
         let fields = self.fields(
             node,
             "clusters",
-            &["kubeconfig", "contexts", "qps", "burst", "limits"],
+            &["kubeconfig", "contexts", "qps", "burst", "limits", "labels"],
             "a mapping",
             false,
         )?;
@@ -1412,11 +1502,16 @@ impl Checker<'_> {
             .get("limits")
             .map(|n| self.context_limits(n, &contexts, default_limits))
             .unwrap_or_default();
+        let labels = fields
+            .get("labels")
+            .map(|n| self.context_labels(n, &contexts))
+            .unwrap_or_default();
         Some(ClustersConfig {
             kubeconfig,
             contexts,
             default_limits,
             limits,
+            labels,
         })
     }
 
@@ -1535,6 +1630,70 @@ impl Checker<'_> {
             if known {
                 out.insert(context.to_string(), limits);
             }
+        }
+        out
+    }
+
+    /// `clusters.labels`: context name to a mapping of label names to
+    /// string values. With `contexts` given, every name must be one of them.
+    fn context_labels(
+        &mut self,
+        node: &Node,
+        contexts: &[String],
+    ) -> BTreeMap<String, BTreeMap<String, String>> {
+        const PATH: &str = "clusters.labels";
+        let mut out = BTreeMap::new();
+        let Value::Map(entries) = &node.value else {
+            let message = format!(
+                "expected a mapping of context names to {{label: value, ...}}, found {}",
+                node.kind()
+            );
+            self.problem(Self::at(node), PATH, message);
+            return out;
+        };
+        for (key_node, value) in entries {
+            let context = match &key_node.value {
+                Value::Scalar { text, .. } if !key_node.is_null() => text.clone(),
+                _ => {
+                    let message =
+                        format!("context names must be strings, found {}", key_node.kind());
+                    self.problem(Self::at(key_node), PATH, message);
+                    continue;
+                }
+            };
+            let field = limits_field(&context).replacen("clusters.limits", PATH, 1);
+            if out.contains_key(&context) {
+                self.problem(Self::at(key_node), &field, "given twice".to_string());
+                continue;
+            }
+            if !contexts.is_empty() && !contexts.contains(&context) {
+                let message = format!(
+                    "unknown context {context:?}: not in clusters.contexts ({})",
+                    contexts.join(", ")
+                );
+                self.problem(Self::at(key_node), &field, message);
+                continue;
+            }
+            let Value::Map(pairs) = &value.value else {
+                let message = format!(
+                    "expected a mapping of label names to values, found {}",
+                    value.kind()
+                );
+                self.problem(Self::at(value), &field, message);
+                continue;
+            };
+            let mut labels = BTreeMap::new();
+            for (k, v) in pairs {
+                let (Value::Scalar { text: k, .. }, Value::Scalar { text: v, .. }) =
+                    (&k.value, &v.value)
+                else {
+                    let message = "label names and values must be strings".to_string();
+                    self.problem(Self::at(k), &field, message);
+                    continue;
+                };
+                labels.insert(k.clone(), v.clone());
+            }
+            out.insert(context, labels);
         }
         out
     }
@@ -1664,7 +1823,14 @@ impl Checker<'_> {
     }
 
     fn api(&mut self, node: &Node) -> Option<ApiConfig> {
-        let known = ["listen", "tokenFrom", "anonymousRead"];
+        let known = [
+            "listen",
+            "tokenFrom",
+            "anonymousRead",
+            "users",
+            "tls",
+            "sessionTtl",
+        ];
         let fields = self.fields(node, "api", &known, "a mapping", false)?;
         let listen = fields
             .get("listen")
@@ -1689,10 +1855,113 @@ impl Checker<'_> {
             .get("anonymousRead")
             .and_then(|n| self.bool(n, "api.anonymousRead"))
             .unwrap_or(false);
+        let users = fields
+            .get("users")
+            .map(|n| self.users(n))
+            .unwrap_or_default();
+        let tls = fields.get("tls").and_then(|n| self.tls(n));
+        let session_ttl = match fields.get("sessionTtl") {
+            Some(n) => match self.duration(n, "api.sessionTtl") {
+                Some(d) if (MIN_SESSION_TTL..=MAX_SESSION_TTL).contains(&d) => d,
+                Some(_) => {
+                    // MIN_SESSION_TTL and MAX_SESSION_TTL.
+                    self.problem(Self::at(n), "api.sessionTtl", "must be between 1m and 365d");
+                    DEFAULT_SESSION_TTL
+                }
+                None => DEFAULT_SESSION_TTL,
+            },
+            None => DEFAULT_SESSION_TTL,
+        };
         Some(ApiConfig {
             listen,
             token,
             anonymous_read,
+            users,
+            tls,
+            session_ttl,
+        })
+    }
+
+    /// `api.users`: each `{name, passwordHash, readOnly}`, names unique,
+    /// hashes argon2 PHC strings (never quoted in a message).
+    fn users(&mut self, node: &Node) -> Vec<UserConfig> {
+        let Some(items) = self.seq(node, "api.users", "users") else {
+            return Vec::new();
+        };
+        let mut out: Vec<UserConfig> = Vec::new();
+        // (name, line) of each user so far.
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("api.users[{i}]");
+            let known = ["name", "passwordHash", "readOnly"];
+            let Some(fields) = self.fields(item, &path, &known, "a mapping", false) else {
+                continue;
+            };
+            let name_field = join(&path, "name");
+            let name = self.required(&fields, "name", &path).and_then(|n| {
+                let name = self.string(n, &name_field)?;
+                if name != name.trim() || name.chars().any(char::is_control) {
+                    let message = format!(
+                        "{name:?}: a user name has no leading or trailing spaces and no control characters"
+                    );
+                    self.problem(Self::at(n), &name_field, message);
+                    return None;
+                }
+                if let Some((_, line)) = seen.iter().find(|(seen, _)| *seen == name) {
+                    let message = format!("user {name:?} is listed twice (first on line {line})");
+                    self.problem(Self::at(n), &name_field, message);
+                    return None;
+                }
+                seen.push((name.clone(), n.line));
+                Some(name)
+            });
+            let hash_field = join(&path, "passwordHash");
+            let hash = self.required(&fields, "passwordHash", &path).and_then(|n| {
+                let hash = self.string(n, &hash_field)?;
+                match check_password_hash(hash.trim()) {
+                    Ok(()) => Some(SecretString::new(hash.trim())),
+                    Err(reason) => {
+                        let who = match &name {
+                            Some(name) => format!("user {name:?}"),
+                            None => "this user".to_string(),
+                        };
+                        let message = format!(
+                            "the password hash of {who} is not an argon2 PHC string ({reason}); \
+                             make one with `flotilla admin hash-password`"
+                        );
+                        self.problem(Self::at(n), &hash_field, message);
+                        None
+                    }
+                }
+            });
+            let read_only = fields
+                .get("readOnly")
+                .and_then(|n| self.bool(n, &join(&path, "readOnly")))
+                .unwrap_or(false);
+            if let (Some(name), Some(password_hash)) = (name, hash) {
+                out.push(UserConfig {
+                    name,
+                    password_hash,
+                    read_only,
+                });
+            }
+        }
+        out
+    }
+
+    /// `api.tls`: `{certFile, keyFile}`, both existing files.
+    fn tls(&mut self, node: &Node) -> Option<TlsConfig> {
+        let known = ["certFile", "keyFile"];
+        let fields = self.fields(node, "api.tls", &known, "a mapping", false)?;
+        let cert_file = self
+            .required(&fields, "certFile", "api.tls")
+            .and_then(|n| self.existing_path(n, "api.tls.certFile", Want::File));
+        let key_file = self
+            .required(&fields, "keyFile", "api.tls")
+            .and_then(|n| self.existing_path(n, "api.tls.keyFile", Want::File));
+        Some(TlsConfig {
+            cert_file: cert_file?,
+            key_file: key_file?,
         })
     }
 
@@ -1741,6 +2010,19 @@ fn limits_field(context: &str) -> String {
     } else {
         format!("clusters.limits[{context:?}]")
     }
+}
+
+/// Checks that `hash` is an argon2 PHC string with valid parameters; the
+/// reason it is not otherwise (never quoting it).
+fn check_password_hash(hash: &str) -> Result<(), String> {
+    let parsed = argon2::PasswordHash::new(hash).map_err(|e| e.to_string())?;
+    argon2::Algorithm::try_from(parsed.algorithm.as_str())
+        .map_err(|_| format!("the algorithm is {}, not argon2", parsed.algorithm))?;
+    argon2::Params::try_from(&parsed).map_err(|e| format!("parameters: {e}"))?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("it has no salt or no hash".to_string());
+    }
+    Ok(())
 }
 
 /// Reads a secret file (at most [`MAX_CONFIG_BYTES`]), one trailing newline
@@ -1937,6 +2219,7 @@ concurrency:
                 contexts: vec!["lab-eu".to_string(), "lab-us".to_string()],
                 default_limits: ClusterLimits::new(40.0, 80),
                 limits: BTreeMap::from([("lab-us".to_string(), ClusterLimits::new(20.0, 40))]),
+                labels: BTreeMap::new(),
             }
         );
         assert_eq!(
@@ -2050,6 +2333,48 @@ concurrency:
         assert!(
             problems[0].message.contains("write git or helm"),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn cluster_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flotilla.yaml");
+        let config = parse_ok(
+            "\
+applications: [{directory: .}]
+clusters:
+  labels:
+    lab-eu: {region: eu-west-1, env: prod}
+",
+            &file,
+            &[],
+        );
+        assert_eq!(
+            config.clusters.labels["lab-eu"],
+            BTreeMap::from([
+                ("env".to_string(), "prod".to_string()),
+                ("region".to_string(), "eu-west-1".to_string())
+            ])
+        );
+        let text = "\
+applications: [{directory: .}]
+clusters:
+  contexts: [lab-eu]
+  labels:
+    lab-us: {region: us}
+    lab-eu: [region]
+";
+        let shown: Vec<String> = problems(text, dir.path(), &[])
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.field, p.message))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                "5:5 clusters.labels.lab-us: unknown context \"lab-us\": not in clusters.contexts (lab-eu)",
+                "6:13 clusters.labels.lab-eu: expected a mapping of label names to values, found a list",
+            ]
         );
     }
 
@@ -2587,5 +2912,88 @@ applications:
         let config = ControllerConfig::load(&file).unwrap();
         assert_eq!(config.file, file);
         assert_eq!(config.poll_interval, Duration::from_secs(60));
+    }
+
+    const HASH: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$3ERcuocvevQ8TgR7Aomfxw$Mzb8MWT8aWmpmTxXF4TjWgmk5VI82dyFUiJnx126yxQ";
+
+    #[test]
+    fn ui_users_tls_and_session_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("tls")).unwrap();
+        fs::write(d.join("tls/cert.pem"), "cert").unwrap();
+        fs::write(d.join("tls/key.pem"), "key").unwrap();
+        let text = format!(
+            "applications: [{{directory: .}}]\napi:\n  users:\n    - name: alice\n      passwordHash: '{HASH}'\n    - {{name: bob, passwordHash: '{HASH}', readOnly: true}}\n  tls: {{certFile: tls/cert.pem, keyFile: ./tls/key.pem}}\n  sessionTtl: 8h\n"
+        );
+        let config = parse_ok(&text, &d.join("flotilla.yaml"), &[]);
+        let api = &config.api;
+        assert_eq!(api.users.len(), 2);
+        assert_eq!(api.users[0].name, "alice");
+        assert_eq!(api.users[0].password_hash.expose(), HASH);
+        assert!(!api.users[0].read_only);
+        assert_eq!(api.users[1].name, "bob");
+        assert!(api.users[1].read_only);
+        let tls = api.tls.as_ref().unwrap();
+        assert_eq!(tls.cert_file, d.join("tls/cert.pem"));
+        assert_eq!(tls.key_file, d.join("tls/key.pem"));
+        assert_eq!(api.session_ttl, Duration::from_secs(8 * 3600));
+        // Hashes are never shown.
+        let shown = format!("{config}\n{config:?}");
+        assert!(!shown.contains("3ERcuocv"), "{shown}");
+        assert!(shown.contains("passwordHash: <redacted>"), "{shown}");
+        assert!(shown.contains("sessionTtl: 8h"), "{shown}");
+
+        let defaults = parse_ok("applications: [{directory: .}]\n", &d.join("f.yaml"), &[]);
+        assert!(defaults.api.users.is_empty());
+        assert_eq!(defaults.api.tls, None);
+        assert_eq!(defaults.api.session_ttl, DEFAULT_SESSION_TTL);
+        assert_eq!(DEFAULT_SESSION_TTL, Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn ui_users_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let text = format!(
+            "applications: [{{directory: .}}]\napi:\n  users:\n    - {{name: alice, passwordHash: 'hunter2-plain'}}\n    - {{name: bob, passwordHash: '$pbkdf2-sha256$i=1000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo'}}\n    - {{name: alice, passwordHash: '{HASH}'}}\n    - {{passwordHash: '{HASH}', readonly: true}}\n  tls: {{certFile: missing.pem}}\n  sessionTtl: 10s\n"
+        );
+        let found = problems(&text, d, &[]);
+        assert_eq!(
+            located(&found),
+            [
+                "4:35 api.users[0].passwordHash",
+                "5:33 api.users[1].passwordHash",
+                "6:14 api.users[2].name",
+                "7:7 api.users[3].name",
+                "7:123 api.users[3].readonly",
+                "8:8 api.tls.keyFile",
+                "8:19 api.tls.certFile",
+                "9:15 api.sessionTtl",
+            ],
+            "{found:#?}"
+        );
+        let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+        assert!(
+            messages[0]
+                .starts_with("the password hash of user \"alice\" is not an argon2 PHC string"),
+            "{}",
+            messages[0]
+        );
+        assert!(messages[0].contains("flotilla admin hash-password"));
+        assert!(!messages[0].contains("hunter2"), "{}", messages[0]);
+        assert!(
+            messages[1].contains("user \"bob\"")
+                && messages[1].contains("pbkdf2-sha256, not argon2"),
+            "{}",
+            messages[1]
+        );
+        assert!(messages[2].contains("listed twice (first on line 4)"));
+        assert_eq!(messages[3], "required");
+        assert!(messages[4].contains("did you mean `readOnly`"));
+        assert_eq!(messages[5], "required");
+        assert!(messages[6].contains("does not exist"));
+        assert_eq!(messages[7], "must be between 1m and 365d");
     }
 }

@@ -77,6 +77,10 @@ pub enum ControllerError {
     /// The operation was refused or failed (names the application).
     #[error("{0}")]
     Failed(String),
+    /// The request itself is wrong (a selected resource the Application
+    /// does not have, an option that cannot go with another).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Why an Application is reconciled.
@@ -135,6 +139,10 @@ struct AppEntry {
     /// changes on the cluster in between).
     quiet: Option<(String, u32)>,
     syncing: bool,
+    /// The last comparison's diff per resource ([`browse::resource_key`]).
+    diffs: BTreeMap<String, String>,
+    /// A digest of what was last saved (see `persist`).
+    persisted: Option<u64>,
 }
 
 #[derive(Default)]
@@ -186,6 +194,10 @@ struct Inner {
     sync_slots: Semaphore,
     /// Bumped after every finished reconcile (for waiters).
     progress: tokio::sync::watch::Sender<u64>,
+    /// Names of Applications whose status changed (for live pages).
+    changes: tokio::sync::broadcast::Sender<String>,
+    /// Commit subjects already read (`repo@commit`).
+    subjects: Mutex<HashMap<String, String>>,
 }
 
 /// The controller. Cheap to clone; every clone is the same controller.
@@ -214,6 +226,10 @@ impl std::fmt::Debug for Controller {
             .finish()
     }
 }
+
+mod browse;
+
+pub use browse::side_by_side;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
@@ -304,7 +320,18 @@ impl Controller {
             k.contexts.retain(|c| wanted.contains(&c.name));
             k
         };
-        let clusters = crate::appsets::clusters_from_kubeconfig(&kubeconfig);
+        let mut clusters = crate::appsets::clusters_from_kubeconfig(&kubeconfig);
+        for (context, labels) in &config.clusters.labels {
+            match clusters.iter_mut().find(|c| &c.name == context) {
+                Some(c) => c.labels.extend(labels.clone()),
+                None => {
+                    return Err(setup(
+                        "clusters.labels",
+                        &format!("the kubeconfig has no context {context:?}"),
+                    ))
+                }
+            }
+        }
         for context in config.clusters.limits.keys() {
             if !kubeconfig.contexts.iter().any(|c| &c.name == context) {
                 return Err(setup(
@@ -355,6 +382,8 @@ impl Controller {
             shutdown: CancellationToken::new(),
             sync_slots: Semaphore::new(syncs),
             progress: tokio::sync::watch::channel(0).0,
+            changes: tokio::sync::broadcast::channel(4096).0,
+            subjects: Mutex::new(HashMap::new()),
             config,
         };
         let controller = Controller {
@@ -422,6 +451,8 @@ impl Controller {
                     synced_key: None,
                     quiet: None,
                     syncing: false,
+                    diffs: BTreeMap::new(),
+                    persisted: None,
                 },
             );
         }
@@ -650,6 +681,22 @@ impl Controller {
             };
             match expand(located, &self.inner.clusters, &options, &mut repos).await {
                 Ok(apps) => {
+                    view.generators = located
+                        .appset
+                        .spec
+                        .generators
+                        .iter()
+                        .filter_map(|g| serde_json::to_value(g).ok())
+                        .collect();
+                    view.parameters = apps
+                        .iter()
+                        .map(|g| crate::views::GeneratedView {
+                            generator: g.origin.generator.clone(),
+                            source: g.origin.source.clone(),
+                            parameters: g.parameters.clone(),
+                            application: g.application.name().to_string(),
+                        })
+                        .collect();
                     let list: Vec<(Application, bool)> = apps
                         .into_iter()
                         .map(|g| {
@@ -764,6 +811,8 @@ impl Controller {
                                 synced_key: None,
                                 quiet: None,
                                 syncing: false,
+                                diffs: BTreeMap::new(),
+                                persisted: None,
                             },
                         );
                         created.push(name.clone());
@@ -1031,6 +1080,14 @@ impl Controller {
             let mut state = lock(&self.inner.state);
             if let Some(e) = state.apps.get_mut(name) {
                 apply_status(&mut e.view, &status, &revision, &conditions);
+                e.diffs = status
+                    .resources
+                    .iter()
+                    .filter_map(|r| {
+                        let key = browse::resource_key(&r.group, &r.kind, &r.namespace, &r.name);
+                        r.diff.clone().map(|d| (key, d))
+                    })
+                    .collect();
                 if status.in_sync() {
                     e.synced_key = Some(key.clone());
                 }
@@ -1117,10 +1174,19 @@ impl Controller {
         if let Some(e) = lock(&self.inner.state).apps.get_mut(name) {
             e.view.operation = Some(running.clone());
         }
+        let _ = self.inner.changes.send(name.to_string());
         tracing::info!(app = %name, revision, trigger, "sync started");
+        // A selective sync applies what was chosen and prunes nothing; its
+        // result says nothing about the rest, so a comparison follows.
+        let selective = request.is_some_and(|r| !r.resources.is_empty());
         let settings = SyncSettings {
             dry_run: request.is_some_and(|r| r.dry_run),
-            prune: request.and_then(|r| r.prune),
+            prune: if selective {
+                Some(false)
+            } else {
+                request.and_then(|r| r.prune)
+            },
+            force: request.is_some_and(|r| r.force).then_some(true),
             cancel: self.inner.shutdown.child_token(),
             ..SyncSettings::default()
         };
@@ -1141,7 +1207,12 @@ impl Controller {
             Some(e) => e.to_string(),
             None => summary(&result),
         };
-        let resources: Vec<ResourceView> = result.resources.iter().map(resource_view).collect();
+        let resources: Vec<ResourceView> = result
+            .resources
+            .iter()
+            .filter(|r| !(selective && r.operation == ResourceOperation::PruneSkipped))
+            .map(resource_view)
+            .collect();
         let resources_json = serde_json::to_string(&resources).unwrap_or_else(|_| "[]".into());
         if let Err(e) = self
             .inner
@@ -1176,10 +1247,17 @@ impl Controller {
             if let Some(e) = state.apps.get_mut(name) {
                 e.syncing = false;
                 if !dry_run {
-                    e.last_attempt = Some((key.to_string(), phase));
-                    if phase == Phase::Succeeded {
+                    if !selective {
+                        e.last_attempt = Some((key.to_string(), phase));
+                    }
+                    if phase == Phase::Succeeded && selective {
+                        e.quiet = None;
+                    } else if phase == Phase::Succeeded {
                         e.synced_key = Some(key.to_string());
                         apply_sync_result(&mut e.view, &result, revision);
+                        if result.succeeded() {
+                            e.diffs.clear();
+                        }
                     } else {
                         e.view
                             .conditions
@@ -1206,17 +1284,33 @@ impl Controller {
         }
     }
 
+    /// Saves an Application's state and tells live pages, when it changed
+    /// (a reconcile that finds everything as it was writes nothing; the
+    /// reconcile time alone is not a change).
     fn persist(&self, name: &str) {
+        use std::hash::{Hash, Hasher};
         let rec = {
-            let state = lock(&self.inner.state);
-            let Some(e) = state.apps.get(name) else {
+            let mut state = lock(&self.inner.state);
+            let Some(e) = state.apps.get_mut(name) else {
                 return;
             };
             let mut view = e.view.clone();
-            view.operation = None;
+            let op = view.operation.take();
+            let app_json = serde_json::to_string(&e.app).unwrap_or_default();
+            let reconciled_at = std::mem::take(&mut view.reconciled_at);
+            let status_key = serde_json::to_string(&view).unwrap_or_default();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&app_json, &status_key, e.auto_sync_disabled, &e.app_set).hash(&mut h);
+            op.as_ref().map(|o| (o.id, &o.phase)).hash(&mut h);
+            let key = h.finish();
+            if e.persisted == Some(key) {
+                return;
+            }
+            e.persisted = Some(key);
+            view.reconciled_at = reconciled_at;
             AppRecord {
                 name: name.to_string(),
-                app_json: serde_json::to_string(&e.app).unwrap_or_default(),
+                app_json,
                 app_set: e.app_set.clone(),
                 status_json: serde_json::to_string(&view).unwrap_or_default(),
                 auto_sync_disabled: e.auto_sync_disabled,
@@ -1226,6 +1320,8 @@ impl Controller {
         if let Err(e) = self.inner.store.put_app(&rec) {
             tracing::error!(app = %name, error = %e, "saving the application's state");
         }
+        // Nobody listening is fine.
+        let _ = self.inner.changes.send(name.to_string());
     }
 
     /// The metrics in Prometheus' text format, with `flotilla_app_info`
@@ -1275,6 +1371,7 @@ impl Controller {
                     }
                     continue;
                 }
+                Ok(CacheEvent::Tree { .. }) => continue,
                 Ok(CacheEvent::Synced { cluster }) => vec![cluster],
                 // Events were dropped: anything may have changed.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -1390,6 +1487,8 @@ impl Controller {
                     .values()
                     .filter(|e| e.view.cluster == c.name)
                     .count(),
+                labels: c.labels.clone(),
+                ..ClusterView::default()
             })
             .collect()
     }
@@ -1460,6 +1559,18 @@ impl Controller {
             .map(|e| e.app.clone())
             .ok_or_else(|| ControllerError::NotFound(name.to_string()))?;
         let (desired, revision, key) = self.fresh_desired(&app).await;
+        let desired = match (request.resources.is_empty(), desired) {
+            (false, Ok(all)) => {
+                let dest_ns = app
+                    .spec
+                    .destination
+                    .namespace
+                    .as_deref()
+                    .unwrap_or_default();
+                Ok(browse::select(name, dest_ns, all, &request)?)
+            }
+            (_, d) => d,
+        };
         if !request.dry_run {
             self.set_auto_sync_disabled(name, false)?;
         }
@@ -1510,6 +1621,28 @@ impl Controller {
         if !lock(&self.inner.state).apps.contains_key(name) {
             return Err(ControllerError::NotFound(name.to_string()));
         }
+        let app = self.pinned_app(name, id)?;
+        self.set_auto_sync_disabled(name, true)?;
+        let (desired, revision, key) = self.fresh_desired(&app).await;
+        self.run_sync(
+            name,
+            &app,
+            desired,
+            &revision,
+            &key,
+            &format!("rollback to {id} by {who}"),
+            Some(&SyncRequest {
+                prune: Some(prune),
+                dry_run: false,
+                ..SyncRequest::default()
+            }),
+        )
+        .await
+    }
+
+    /// The Application as history entry `id` synced it, every source
+    /// pinned to the commit (or chart version) of then.
+    fn pinned_app(&self, name: &str, id: i64) -> Result<Application, ControllerError> {
         let entry: HistoryEntry =
             self.inner
                 .store
@@ -1523,24 +1656,9 @@ impl Controller {
                 "application {name:?}: history entry {id} cannot be read: {e}"
             ))
         })?;
-        // Pin every source to the commit synced then.
         let commits: Vec<&str> = entry.revision.split(',').collect();
         pin_sources(&mut app, &commits);
-        self.set_auto_sync_disabled(name, true)?;
-        let (desired, revision, key) = self.fresh_desired(&app).await;
-        self.run_sync(
-            name,
-            &app,
-            desired,
-            &revision,
-            &key,
-            &format!("rollback to {id} by {who}"),
-            Some(&SyncRequest {
-                prune: Some(prune),
-                dry_run: false,
-            }),
-        )
-        .await
+        Ok(app)
     }
 
     fn set_auto_sync_disabled(&self, name: &str, disabled: bool) -> Result<(), ControllerError> {
@@ -1694,6 +1812,7 @@ fn initial_view(app: &Application, app_set: Option<&str>) -> AppView {
             .target_revision
             .clone()
             .unwrap_or_else(|| "HEAD".into()),
+        labels: app.metadata.labels.clone(),
         server: app.spec.destination.server.clone().unwrap_or_default(),
         cluster: app.spec.destination.name.clone().unwrap_or_default(),
         namespace: app.spec.destination.namespace.clone().unwrap_or_default(),

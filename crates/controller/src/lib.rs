@@ -10,6 +10,7 @@ pub mod definitions;
 pub mod metrics;
 pub mod source;
 pub mod store;
+pub mod ui;
 pub mod views;
 pub mod webhook;
 

@@ -15,6 +15,9 @@ pub struct AppView {
     pub name: String,
     /// Project (`default` when unset).
     pub project: String,
+    /// The Application's labels (for filters).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// The ApplicationSet that generated it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_set: Option<String>,
@@ -137,10 +140,31 @@ pub struct AppSetView {
     pub source: String,
     /// The Applications it generates, by name.
     pub applications: Vec<String>,
+    /// Its generators as written (JSON), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generators: Vec<serde_json::Value>,
+    /// What each parameter set produced: the generator path, the source of
+    /// the parameters, the parameters and the Application made from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<GeneratedView>,
     /// The last generation error, if the last attempt failed (in which case
     /// the Applications it generated before are kept as they were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One parameter set of an ApplicationSet and the Application made from it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedView {
+    /// The generator, e.g. `spec.generators[0]`.
+    pub generator: String,
+    /// Where the parameters came from (`list element 2`, `git file ...`).
+    pub source: String,
+    /// The parameters.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// The Application's name.
+    pub application: String,
 }
 
 /// A destination cluster.
@@ -153,6 +177,130 @@ pub struct ClusterView {
     pub server: String,
     /// Applications deployed to it.
     pub applications: usize,
+    /// Labels (a `region` label among them, as the clusters generator sees them).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Kubernetes version (`v1.32.3`), once discovered.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// `Connected` (its cache is complete), `Connecting` or `Unknown`
+    /// (nothing has used it yet).
+    #[serde(default)]
+    pub state: String,
+    /// The cluster cache, once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheView>,
+}
+
+/// What a cluster cache holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheView {
+    /// Objects held.
+    pub objects: usize,
+    /// Their approximate size in bytes.
+    pub bytes: usize,
+    /// Watches open.
+    pub watches: usize,
+    /// Whether every watch has listed.
+    pub synced: bool,
+}
+
+/// A Git repository the Applications read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryView {
+    /// URL as written.
+    pub url: String,
+    /// Revisions the Applications ask for and the commit each resolved to.
+    pub revisions: Vec<RevisionView>,
+    /// Applications reading it.
+    pub applications: usize,
+    /// The last fetch error, if the last fetch failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A revision and what it resolved to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionView {
+    /// As written (`HEAD`, `main`, a tag).
+    pub revision: String,
+    /// The commit, when resolved.
+    pub commit: String,
+    /// The commit's subject line, when the cache holds it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+}
+
+/// One resource of an Application in detail.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceDetail {
+    /// API group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Sync status (from the last comparison), empty for a child.
+    #[serde(default)]
+    pub status: String,
+    /// Health, when the kind has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The live object as YAML (no managedFields; Secret values masked),
+    /// empty when absent.
+    #[serde(default)]
+    pub live: String,
+    /// The desired object as YAML (Secret values masked), empty for
+    /// children and extraneous resources.
+    #[serde(default)]
+    pub desired: String,
+    /// The diff, live to desired, as unified YAML, empty when equal.
+    #[serde(default)]
+    pub diff: String,
+    /// Lines of the side-by-side view: live on the left, desired on the right.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub side_by_side: Vec<DiffLine>,
+    /// Its events, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventView>,
+    /// Facts: a Pod's phase, readiness, restarts, each container's state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<flotilla_sync::tree::NodeInfo>,
+}
+
+/// One row of a side-by-side diff.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffLine {
+    /// `equal`, `delete`, `insert` or `change`.
+    pub tag: String,
+    /// The live line (empty on an insert).
+    pub left: String,
+    /// The desired line (empty on a delete).
+    pub right: String,
+}
+
+/// A Kubernetes event about a resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Reason (`Scheduled`, `BackOff`...).
+    pub reason: String,
+    /// Message.
+    pub message: String,
+    /// How many times.
+    pub count: i64,
+    /// Last seen (RFC 3339).
+    pub last_seen: String,
 }
 
 /// Body of `POST /api/v1/applications/{name}/sync`.
@@ -165,6 +313,23 @@ pub struct SyncRequest {
     /// Validate only.
     #[serde(default)]
     pub dry_run: bool,
+    /// Take over fields other managers own (`--force`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+    /// Sync only these resources (`group:kind:name` or
+    /// `group:kind:namespace/name`; the core group is empty); all when empty.
+    /// Nothing outside the selection is pruned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+}
+
+/// Body of `POST /api/v1/applications/{name}/delete`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRequest {
+    /// Delete its resources on the cluster too (Argo CD's cascade).
+    #[serde(default)]
+    pub cascade: bool,
 }
 
 /// Body of `POST /api/v1/applications/{name}/rollback`.

@@ -510,6 +510,33 @@ impl GitCache {
         self.open_snapshot(url, resolved.commit).await
     }
 
+    /// The first line of `commit`'s message, read from the cache without
+    /// contacting the remote; `None` when the cache does not hold the commit.
+    ///
+    /// ```no_run
+    /// # async fn f(cache: flotilla_git::GitCache, c: flotilla_git::CommitId) {
+    /// if let Some(subject) = cache.commit_subject("https://example.com/r.git", c) {
+    ///     println!("{} {subject}", c.short());
+    /// }
+    /// # }
+    /// ```
+    pub fn commit_subject(&self, url: &str, commit: CommitId) -> Option<String> {
+        let u = self.effective_url(url).ok()?;
+        let slot = self.slot(&u);
+        let repo = open_existing(&slot).ok()??.to_thread_local();
+        let obj = repo.try_find_object(commit.0).ok()??;
+        let c = obj.try_into_commit().ok()?;
+        let message = c.message_raw_sloppy().to_string();
+        Some(
+            message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        )
+    }
+
     /// The snapshot of `commit`, fetched only if the cache lacks it.
     pub async fn snapshot_commit(&self, url: &str, commit: CommitId) -> Result<GitTree, GitError> {
         let u = self.effective_url(url)?;

@@ -62,6 +62,15 @@ pub enum CacheEvent {
         /// The Applications.
         apps: Vec<String>,
     },
+    /// Objects owned (directly or not) by these Applications' resources
+    /// changed: a ReplicaSet, a Pod. Their trees changed; their comparison
+    /// did not, so a controller need not look at them again.
+    Tree {
+        /// The cluster.
+        cluster: String,
+        /// The Applications.
+        apps: Vec<String>,
+    },
     /// Every watched type of the cluster is listed again after the cache was
     /// not synced (start, outage, expired watch): compares that failed can
     /// run now.
@@ -287,13 +296,18 @@ impl ClusterCache {
     }
 
     fn emit(&self, change: Change) {
-        if change.apps.is_empty() {
-            return;
+        if !change.apps.is_empty() {
+            let _ = self.shared.events.send(CacheEvent::Changed {
+                cluster: self.cluster().to_string(),
+                apps: change.apps.into_iter().collect(),
+            });
         }
-        let _ = self.shared.events.send(CacheEvent::Changed {
-            cluster: self.cluster().to_string(),
-            apps: change.apps.into_iter().collect(),
-        });
+        if !change.trees.is_empty() {
+            let _ = self.shared.events.send(CacheEvent::Tree {
+                cluster: self.cluster().to_string(),
+                apps: change.trees.into_iter().collect(),
+            });
+        }
     }
 
     /// Records whether the cluster-wide view is complete, and says so when it

@@ -66,11 +66,16 @@ struct Entry {
 
 impl Entry {
     fn bytes(&self) -> usize {
-        self.json.len()
-            + self.uid.len()
+        let ids = self.uid.len()
             + self.app.as_ref().map_or(0, |a| a.len())
-            + self.owners.iter().map(|o| o.len()).sum::<usize>()
-            + std::mem::size_of::<Entry>()
+            + self.owners.iter().map(|o| o.len()).sum::<usize>();
+        // The `up` index holds them a second time.
+        let up = if self.app.is_some() || !self.owners.is_empty() {
+            ids + std::mem::size_of::<Up>() + 16
+        } else {
+            0
+        };
+        self.json.len() + ids + up + std::mem::size_of::<Entry>()
     }
 }
 
@@ -94,6 +99,9 @@ struct Stream {
 pub struct Change {
     /// Applications to look at again.
     pub apps: BTreeSet<String>,
+    /// Applications whose resources' descendants (ReplicaSets, Pods, ...)
+    /// changed: their resource trees changed, not their comparison.
+    pub trees: BTreeSet<String>,
 }
 
 /// Per-cluster object counts and sizes.
@@ -113,7 +121,16 @@ pub struct Store {
     streams: HashMap<StreamId, Stream>,
     by_app: HashMap<String, HashSet<(StreamId, NsName)>>,
     by_owner: HashMap<String, HashSet<(StreamId, NsName)>>,
+    /// Upwards, by UID: a tracked object's Application, or the owners of an
+    /// untracked one (to find whose tree a child belongs to).
+    up: HashMap<Box<str>, Up>,
     size: StoreSize,
+}
+
+#[derive(Debug)]
+enum Up {
+    App(Box<str>),
+    Owners(Box<[Box<str>]>),
 }
 
 /// Removes what no reader needs and hashes Secret values.
@@ -166,6 +183,7 @@ impl Store {
             streams: HashMap::new(),
             by_app: HashMap::new(),
             by_owner: HashMap::new(),
+            up: HashMap::new(),
             size: StoreSize::default(),
         }
     }
@@ -356,6 +374,8 @@ impl Store {
         }
         if let Some(a) = &entry.app {
             change.apps.insert(a.to_string());
+        } else if let Some(a) = self.owner_app(&entry.owners) {
+            change.trees.insert(a);
         }
         self.insert_entry(id, key, entry);
         change
@@ -381,6 +401,8 @@ impl Store {
         if let Some(old) = self.take(id, &key) {
             if let Some(a) = &old.app {
                 change.apps.insert(a.to_string());
+            } else if let Some(a) = self.owner_app(&old.owners) {
+                change.trees.insert(a);
             }
         }
         change
@@ -415,6 +437,18 @@ impl Store {
                 .or_default()
                 .insert((id.clone(), key.clone()));
         }
+        if !e.uid.is_empty() {
+            match (&e.app, e.owners.is_empty()) {
+                (Some(a), _) => {
+                    self.up.insert(e.uid.clone(), Up::App(a.clone()));
+                }
+                (None, false) => {
+                    self.up
+                        .insert(e.uid.clone(), Up::Owners(e.owners.clone().into()));
+                }
+                (None, true) => {}
+            }
+        }
         self.size.objects += 1;
         self.size.bytes += e.bytes() + key.0.len() + key.1.len();
         if let Some(s) = self.streams.get_mut(id) {
@@ -431,6 +465,7 @@ impl Store {
 
     fn unindex_only(&mut self, id: &StreamId, key: &NsName, e: &Entry) {
         let pair = (id.clone(), key.clone());
+        self.up.remove(&e.uid);
         if let Some(a) = &e.app {
             if let Some(set) = self.by_app.get_mut(a.as_ref()) {
                 set.remove(&pair);
@@ -452,6 +487,27 @@ impl Store {
             .size
             .bytes
             .saturating_sub(e.bytes() + key.0.len() + key.1.len());
+    }
+
+    /// The Application an untracked object belongs to through its owners
+    /// (a Pod's ReplicaSet's Deployment), up to [`crate::tree::MAX_DEPTH`].
+    fn owner_app(&self, owners: &[Box<str>]) -> Option<String> {
+        let mut level: Vec<&Box<str>> = owners.iter().collect();
+        for _ in 0..crate::tree::MAX_DEPTH {
+            let mut next = Vec::new();
+            for uid in level {
+                match self.up.get(uid) {
+                    Some(Up::App(a)) => return Some(a.to_string()),
+                    Some(Up::Owners(os)) => next.extend(os.iter()),
+                    None => {}
+                }
+            }
+            if next.is_empty() {
+                return None;
+            }
+            level = next;
+        }
+        None
     }
 
     fn value_of(&self, id: &StreamId, key: &NsName) -> Option<Value> {
@@ -659,6 +715,49 @@ mod tests {
         s.apply(&id, cm("a", Some("web"), 12));
         assert!(s.get(&key("a")).is_some());
         assert_eq!(s.size().objects, 1);
+    }
+
+    #[test]
+    fn a_pod_of_a_replicaset_of_a_tracked_deployment_changes_that_apps_tree() {
+        let mut s = Store::new(TrackingMethod::Label);
+        let deploy_id = StreamId::tracked("apps", "Deployment");
+        let rs_id = StreamId::children("apps", "ReplicaSet");
+        let pod_id = StreamId::children("", "Pod");
+        s.add_stream(deploy_id.clone(), rtype("apps", "Deployment"));
+        s.add_stream(rs_id.clone(), rtype("apps", "ReplicaSet"));
+        s.add_stream(pod_id.clone(), rtype("", "Pod"));
+        for id in [&deploy_id, &rs_id, &pod_id] {
+            s.begin_list(id);
+            s.end_list(id);
+        }
+        s.add_child_namespaces(["web".to_string()]);
+        let obj = |kind: &str, name: &str, uid: &str, owner: Option<&str>, app: Option<&str>| {
+            let mut v = json!({"kind": kind, "metadata": {
+                "name": name, "namespace": "web", "uid": uid, "resourceVersion": "5"}});
+            if let Some(o) = owner {
+                v["metadata"]["ownerReferences"] = json!([{"uid": o}]);
+            }
+            if let Some(a) = app {
+                v["metadata"]["labels"] = json!({INSTANCE_LABEL: a});
+            }
+            v
+        };
+        // The ReplicaSet may arrive before its Deployment.
+        let c = s.apply(&rs_id, obj("ReplicaSet", "web-1", "rs", Some("d"), None));
+        assert!(c.apps.is_empty() && c.trees.is_empty());
+        let c = s.apply(
+            &deploy_id,
+            obj("Deployment", "web", "d", None, Some("shop")),
+        );
+        assert_eq!(c.apps.len(), 1);
+        let c = s.apply(&pod_id, obj("Pod", "web-1-x", "p", Some("rs"), None));
+        assert!(c.apps.is_empty(), "a Pod does not change the comparison");
+        assert_eq!(c.trees, ["shop".to_string()].into_iter().collect());
+        let c = s.delete(&pod_id, "web", "web-1-x", 6);
+        assert_eq!(c.trees, ["shop".to_string()].into_iter().collect());
+        // A Pod nobody of ours owns changes no tree.
+        let c = s.apply(&pod_id, obj("Pod", "other", "q", Some("nobody"), None));
+        assert!(c.trees.is_empty());
     }
 
     #[test]
