@@ -3,8 +3,9 @@
 //! peer tool (git, kustomize, kubectl, ...) in one run and prints both figures
 //! and their ratio.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs a command to completion (stdin closed, stderr dropped); returns its
@@ -106,4 +107,116 @@ pub fn flotilla_bin() -> Result<PathBuf, Box<dyn std::error::Error>> {
         return Err(format!("{} was not built", bin.display()).into());
     }
     Ok(bin)
+}
+
+/// A running `flotilla controller`, stopped (SIGTERM, then SIGKILL) when
+/// dropped.
+pub struct ControllerProcess {
+    child: Child,
+    /// The API address it printed (`http://127.0.0.1:PORT`).
+    pub base: String,
+}
+
+impl ControllerProcess {
+    /// Starts `bin controller --config CONFIG`, its log to `log`, and
+    /// waits (up to 2 minutes) for the API address it prints.
+    pub fn spawn(
+        bin: &Path,
+        config: &Path,
+        log: &Path,
+    ) -> Result<ControllerProcess, Box<dyn std::error::Error>> {
+        let log_file = std::fs::File::create(log)?;
+        let filter = std::env::var("FLOTILLA_LOG")
+            .unwrap_or_else(|_| "warn,flotilla_controller=info".into());
+        let mut child = Command::new(bin)
+            .args(["controller", "--config"])
+            .arg(config)
+            .env("FLOTILLA_LOG", filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("flotilla controller: API on ") {
+                    let _ = tx.send(a.trim().to_string());
+                }
+            }
+        });
+        let mut process = ControllerProcess {
+            child,
+            base: String::new(),
+        };
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => process.base = a.trim_end_matches('/').to_string(),
+            Err(_) => {
+                return Err(format!(
+                    "the controller printed no API address; its log: {}",
+                    log.display()
+                )
+                .into())
+            }
+        }
+        Ok(process)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then SIGKILL after 30 s.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A `Vm...:` line of /proc/PID/status, in MiB.
+pub fn mem_mib(pid: u32, key: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with(key))?;
+    let kib: f64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// utime + stime of a process, in seconds.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.get(s.rfind(')')? + 2..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some((utime + stime) / if ticks > 0 { ticks as f64 } else { 100.0 })
+}
+
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
